@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format uv
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user uv
+
+run: uv
+	$(UV) sync --frozen --quiet
+	$(UV) run python manage.py migrate --noinput -v0
+	$(UV) run python manage.py load_demo
+	DEBUG=1 $(UV) run python manage.py runserver $(HOST):$(PORT)
+
+test: uv
+	$(UV) sync --frozen --quiet
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run pytest
+
+lint: uv
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .

@@ -1,0 +1,143 @@
+"""Operations on organisations, customers and their people."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from acquitte.core.errors import BusinessError
+from acquitte.core.models import NumberSeries
+from acquitte.core.services import next_number, record_transition
+from acquitte.core.tenancy import check_can_write
+
+from .models import (
+    Address,
+    Contact,
+    Customer,
+    Organisation,
+    Site,
+    TermsAcceptance,
+    TermsVersion,
+    User,
+)
+
+DEFAULT_SERIES = {
+    NumberSeries.Kind.INVOICE: ("F-{year}-{seq:06d}", True),
+    NumberSeries.Kind.CREDIT_NOTE: ("AV-{year}-{seq:06d}", True),
+    NumberSeries.Kind.PROFORMA: ("PF-{year}-{seq:06d}", True),
+    NumberSeries.Kind.QUOTE: ("S-{year}-{seq:05d}", True),
+    NumberSeries.Kind.CUSTOMER: ("C{seq:05d}", False),
+}
+
+
+def _validated(instance):
+    """Run the model's checks; a ValidationError becomes a BusinessError and nothing is saved."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise BusinessError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+    return instance
+
+
+@transaction.atomic
+def create_organisation(**fields) -> Organisation:
+    """Create a tenant with its default numbering series."""
+    organisation = _validated(Organisation(**fields))
+    organisation.save()
+    NumberSeries.objects.bulk_create(
+        NumberSeries(organisation=organisation, kind=kind, format=fmt, reset_yearly=reset)
+        for kind, (fmt, reset) in DEFAULT_SERIES.items()
+    )
+    return organisation
+
+
+@transaction.atomic
+def create_staff_user(
+    *, organisation, email: str, password: str, role: str, full_name: str = "", language="fr"
+) -> User:
+    if role not in User.Role.values:
+        raise BusinessError(_("Rôle inconnu."))
+    if User.objects.filter(email__iexact=email).exists():
+        raise BusinessError(_("Un compte existe déjà avec ce courriel."))
+    user = User.objects.create_user(
+        email,
+        password,
+        organisation=organisation,
+        role=role,
+        full_name=full_name,
+        is_staff=True,
+        language=language,
+    )
+    return user
+
+
+@transaction.atomic
+def create_customer(*, organisation, actor=None, name: str, email: str, **fields) -> Customer:
+    """Create a customer with the next number of the organisation's customer series."""
+    check_can_write(actor, organisation)
+    fields.setdefault("currency", organisation.currency)
+    customer = Customer(organisation=organisation, name=name, email=email, number="pending", **fields)
+    _validated(customer)
+    customer.number = next_number(organisation=organisation, kind="customer", issue_date=timezone.localdate())
+    customer.save()
+    record_transition(obj=customer, organisation=organisation, actor=actor, action="create")
+    return customer
+
+
+@transaction.atomic
+def add_address(*, customer, actor=None, is_default: bool = False, **fields) -> Address:
+    """Add a billing address. The first one is the default; a second default is refused."""
+    check_can_write(actor, customer.organisation)
+    has_default = customer.addresses.filter(is_default=True).exists()
+    if is_default and has_default:
+        raise BusinessError(_("Ce client a déjà une adresse par défaut ; utilisez « Définir par défaut »."))
+    address = _validated(Address(customer=customer, is_default=is_default or not has_default, **fields))
+    try:
+        with transaction.atomic():
+            address.save()
+    except IntegrityError as exc:
+        raise BusinessError(_("Ce client a déjà une adresse par défaut.")) from exc
+    return address
+
+
+@transaction.atomic
+def set_default_address(*, address: Address, actor=None) -> Address:
+    check_can_write(actor, address.customer.organisation)
+    Customer.objects.select_for_update().get(pk=address.customer_id)
+    Address.objects.filter(customer_id=address.customer_id, is_default=True).update(is_default=False)
+    address.is_default = True
+    address.save(update_fields=["is_default"])
+    return address
+
+
+@transaction.atomic
+def add_contact(*, customer, actor=None, **fields) -> Contact:
+    check_can_write(actor, customer.organisation)
+    if fields.get("is_primary") and customer.contacts.filter(is_primary=True).exists():
+        raise BusinessError(_("Ce client a déjà un contact principal."))
+    contact = _validated(Contact(customer=customer, **fields))
+    contact.save()
+    return contact
+
+
+@transaction.atomic
+def add_site(*, customer, actor=None, **fields) -> Site:
+    check_can_write(actor, customer.organisation)
+    site = _validated(Site(customer=customer, **fields))
+    site.save()
+    return site
+
+
+def current_terms(organisation) -> TermsVersion | None:
+    return organisation.terms_versions.order_by("-published_at").first()
+
+
+@transaction.atomic
+def accept_terms(*, customer, user, terms: TermsVersion, ip_address: str) -> TermsAcceptance:
+    """Record that ``user`` accepted ``terms`` for ``customer``; accepting twice changes nothing."""
+    if terms.organisation_id != customer.organisation_id:
+        raise BusinessError(_("Objet introuvable."))
+    acceptance, _created = TermsAcceptance.objects.get_or_create(
+        customer=customer, terms=terms, defaults={"user": user, "ip_address": ip_address}
+    )
+    return acceptance

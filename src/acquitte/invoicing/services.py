@@ -1,0 +1,603 @@
+"""Every operation that changes invoices: drafting, finalising, voiding, crediting, settling."""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from acquitte.core.errors import BusinessError
+from acquitte.core.models import TaxRate
+from acquitte.core.money import MAX_AMOUNT, ZERO, to_decimal
+from acquitte.core.services import next_number, record_transition
+from acquitte.core.taxes import TaxableLine, TaxAmount, tax_breakdown
+from acquitte.core.tenancy import check_can_write, check_same_organisation
+
+from .models import Allocation, Invoice, InvoiceLine, InvoiceTax, LedgerEntry, new_public_token
+
+SERIES_FOR_KIND = {"invoice": "invoice", "credit_note": "credit_note", "proforma": "proforma"}
+MAX_QUANTITY = Decimal("999999999.999")
+
+
+@dataclass
+class LineInput:
+    """A line as a caller describes it; validated by ``add_line``."""
+
+    description: str
+    quantity: object
+    unit_price: object
+    tax_category: object
+    discount_percent: object = ZERO
+    unit: str = ""
+    product: object = None
+    period_start: datetime.date | None = None
+    period_end: datetime.date | None = None
+    source: object = None
+
+
+@dataclass
+class Totals:
+    subtotal: Decimal
+    taxes: list[TaxAmount] = field(default_factory=list)
+
+    @property
+    def tax_total(self) -> Decimal:
+        return sum((t.amount for t in self.taxes), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax_total
+
+
+def compute_totals(lines: list[InvoiceLine], rates_by_code: dict | None = None) -> Totals:
+    """Totals of lines: subtotal of nets plus one tax per rate on the sum of its nets."""
+    if rates_by_code is None:
+        codes = {code for line in lines for code in line.tax_codes}
+        rates_by_code = {r.code: r for r in TaxRate.objects.filter(code__in=codes)}
+    taxable = [
+        TaxableLine(net=line.net_amount, rates=tuple(rates_by_code[c] for c in line.tax_codes))
+        for line in lines
+    ]
+    return Totals(subtotal=sum((line.net_amount for line in lines), ZERO), taxes=tax_breakdown(taxable))
+
+
+def _require_draft(invoice: Invoice) -> None:
+    if invoice.status != Invoice.Status.DRAFT:
+        raise BusinessError(_("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."))
+
+
+def _check_dates(issue_date, due_date) -> None:
+    if issue_date and due_date and due_date < issue_date:
+        raise BusinessError(_("La date d'échéance ne peut pas précéder la date d'émission."))
+
+
+def _build_line(invoice: Invoice, data: LineInput, position: int) -> InvoiceLine:
+    description = (data.description or "").strip()
+    if not description:
+        raise BusinessError(_("Chaque ligne doit avoir une description."))
+    quantity = to_decimal(data.quantity)
+    unit_price = to_decimal(data.unit_price)
+    discount = to_decimal(data.discount_percent or 0)
+    if quantity <= 0:
+        raise BusinessError(_("La quantité doit être positive."))
+    if quantity > MAX_QUANTITY or quantity != quantity.quantize(Decimal("0.001")):
+        raise BusinessError(_("Quantité invalide (au plus 3 décimales)."))
+    if unit_price < 0 or unit_price > MAX_AMOUNT or unit_price != unit_price.quantize(Decimal("0.01")):
+        raise BusinessError(
+            _("Prix unitaire invalide : entre 0 et %(max)s, au cent près.") % {"max": MAX_AMOUNT}
+        )
+    if not (0 <= discount <= 100):
+        raise BusinessError(_("La remise doit être comprise entre 0 et 100 %."))
+    check_same_organisation(invoice.organisation, data.tax_category, data.product)
+    if data.period_start and data.period_end and data.period_end < data.period_start:
+        raise BusinessError(_("La fin de la période ne peut pas précéder son début."))
+    net = InvoiceLine.compute_net(quantity, unit_price, discount)
+    if net > MAX_AMOUNT:
+        raise BusinessError(_("Montant de ligne trop élevé."))
+    # A customer's imposed regime (exempt, reverse charge) replaces the product's category.
+    category = invoice.customer.tax_category or data.tax_category
+    line = InvoiceLine(
+        invoice=invoice,
+        position=position,
+        product=data.product,
+        description=description[:500],
+        quantity=quantity,
+        unit=data.unit or "",
+        unit_price=unit_price,
+        discount_percent=discount,
+        tax_category=category,
+        tax_codes=sorted(r.code for r in category.rates.all()),
+        net_amount=net,
+        period_start=data.period_start,
+        period_end=data.period_end,
+    )
+    if data.source is not None:
+        line.source = data.source
+    return line
+
+
+def _refresh_draft_totals(invoice: Invoice) -> None:
+    totals = compute_totals(list(invoice.lines.all()))
+    invoice.subtotal, invoice.tax_total, invoice.total = (
+        totals.subtotal,
+        totals.tax_total,
+        totals.total,
+    )
+    if invoice.total > MAX_AMOUNT:
+        raise BusinessError(_("Montant total trop élevé."))
+    invoice.save(update_fields=["subtotal", "tax_total", "total"])
+
+
+@transaction.atomic
+def create_invoice(
+    *,
+    organisation,
+    customer,
+    actor=None,
+    kind: str = Invoice.Kind.INVOICE,
+    lines: list[LineInput] = (),
+    billing_contact=None,
+    billing_address=None,
+    issue_date: datetime.date | None = None,
+    due_date: datetime.date | None = None,
+    online_payment: bool | None = None,
+    notes: str = "",
+    corrects: Invoice | None = None,
+) -> Invoice:
+    """Open a draft for a customer of ``organisation``, with its lines."""
+    check_can_write(actor, organisation)
+    check_same_organisation(organisation, customer)
+    if kind not in Invoice.Kind.values:
+        raise BusinessError(_("Type de document inconnu."))
+    if billing_contact is not None and (
+        billing_contact.customer_id != customer.pk or not billing_contact.is_billing
+    ):
+        raise BusinessError(_("Ce sous-contact de facturation n'appartient pas au client."))
+    if billing_address is not None and billing_address.customer_id != customer.pk:
+        raise BusinessError(_("Cette adresse appartient à un autre client."))
+    _check_dates(issue_date, due_date)
+    invoice = Invoice.objects.create(
+        organisation=organisation,
+        customer=customer,
+        kind=kind,
+        currency=organisation.currency,
+        billing_contact=billing_contact,
+        billing_address=billing_address,
+        issue_date=issue_date,
+        due_date=due_date,
+        online_payment=organisation.online_payment_default if online_payment is None else online_payment,
+        notes=notes,
+        corrects=corrects,
+        created_by=actor,
+    )
+    if lines:
+        InvoiceLine.objects.bulk_create(
+            [_build_line(invoice, data, position) for position, data in enumerate(lines, 1)]
+        )
+        _refresh_draft_totals(invoice)
+    record_transition(obj=invoice, organisation=organisation, actor=actor, action="create", to_state="draft")
+    return invoice
+
+
+@transaction.atomic
+def add_line(*, invoice: Invoice, actor=None, line: LineInput) -> InvoiceLine:
+    check_can_write(actor, invoice.organisation)
+    invoice = (
+        Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=invoice.pk)
+    )
+    _require_draft(invoice)
+    position = invoice.lines.count() + 1
+    built = _build_line(invoice, line, position)
+    built.save()
+    _refresh_draft_totals(invoice)
+    return built
+
+
+@transaction.atomic
+def remove_line(*, line: InvoiceLine, actor=None) -> None:
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=line.invoice_id)
+    check_can_write(actor, invoice.organisation)
+    _require_draft(invoice)
+    line.invoice = invoice
+    line.delete()
+    _refresh_draft_totals(invoice)
+
+
+@transaction.atomic
+def update_draft(
+    *,
+    invoice: Invoice,
+    actor=None,
+    issue_date=None,
+    due_date=None,
+    billing_contact=None,
+    notes=None,
+    online_payment: bool | None = None,
+) -> Invoice:
+    """Change the header of a draft (dates, sub-contact, notes)."""
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    check_can_write(actor, invoice.organisation)
+    _require_draft(invoice)
+    if billing_contact is not None:
+        if billing_contact.customer_id != invoice.customer_id or not billing_contact.is_billing:
+            raise BusinessError(_("Ce sous-contact de facturation n'appartient pas au client."))
+        invoice.billing_contact = billing_contact
+    invoice.issue_date = issue_date or invoice.issue_date
+    invoice.due_date = due_date or invoice.due_date
+    _check_dates(invoice.issue_date, invoice.due_date)
+    if notes is not None:
+        invoice.notes = notes
+    if online_payment is not None:
+        invoice.online_payment = online_payment
+    invoice.save()
+    return invoice
+
+
+@transaction.atomic
+def set_online_payment(*, invoice: Invoice, actor=None, offered: bool) -> Invoice:
+    """Offer or withdraw online payment on one invoice (seed 004); allowed after finalisation."""
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    check_can_write(actor, invoice.organisation)
+    invoice.online_payment = offered
+    invoice.save(update_fields=["online_payment"])
+    return invoice
+
+
+def bill_to_snapshot(invoice: Invoice) -> dict:
+    """Who the invoice is addressed to, frozen: the billing sub-contact when one is chosen."""
+    customer = invoice.customer
+    contact = invoice.billing_contact
+    address = (
+        (contact.address if contact and contact.address_id else None)
+        or invoice.billing_address
+        or customer.addresses.filter(is_default=True).first()
+        or customer.addresses.first()
+    )
+    name = contact.name if contact else customer.name
+    company = (contact.company or customer.name) if contact else ""
+    return {
+        "customer_number": customer.number,
+        "name": name,
+        "company": company if company != name else "",
+        "email": (contact.email if contact and contact.email else customer.email),
+        "address": address.address_lines() if address else [],
+        "country": address.country if address else "",
+        "vat_number": customer.vat_number,
+        "language": customer.language,
+    }
+
+
+def seller_snapshot(organisation) -> dict:
+    fields = (
+        "name",
+        "gst_number",
+        "qst_number",
+        "siren",
+        "siret",
+        "vat_number",
+        "legal_form",
+        "support_email",
+        "support_phone",
+        "country",
+        "iban",
+        "bic",
+        "cheque_payee",
+    )
+    data = {f: getattr(organisation, f) for f in fields}
+    data["address"] = organisation.address_lines()
+    data["late_penalty_rate"] = str(organisation.late_penalty_rate)
+    return data
+
+
+def finalise_invoice(*, invoice: Invoice, actor=None, issue_date: datetime.date | None = None) -> Invoice:
+    """Number, freeze and post a draft. The number is taken under the series' row lock."""
+    with transaction.atomic():
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("organisation", "customer", "billing_contact__address", "billing_address")
+            .get(pk=invoice.pk)
+        )
+        organisation = invoice.organisation
+        check_can_write(actor, organisation)
+        if invoice.status != Invoice.Status.DRAFT:
+            raise BusinessError(_("Ce document est déjà finalisé."))
+        lines = list(invoice.lines.all())
+        if not lines:
+            raise BusinessError(_("Impossible de finaliser une facture sans ligne."))
+        issue_date = issue_date or invoice.issue_date or timezone.localdate()
+        due_date = invoice.due_date or issue_date + datetime.timedelta(days=organisation.payment_terms_days)
+        _check_dates(issue_date, due_date)
+        totals = compute_totals(lines)
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+            _check_credit_within_invoice(invoice, totals.total)
+        invoice.number = next_number(
+            organisation=organisation, kind=SERIES_FOR_KIND[invoice.kind], issue_date=issue_date
+        )
+        invoice.issue_date, invoice.due_date = issue_date, due_date
+        invoice.subtotal, invoice.tax_total, invoice.total = (
+            totals.subtotal,
+            totals.tax_total,
+            totals.total,
+        )
+        invoice.bill_to = bill_to_snapshot(invoice)
+        invoice.seller = seller_snapshot(organisation)
+        invoice.status = Invoice.Status.OPEN
+        invoice.finalised_at = timezone.now()
+        invoice.save()
+        InvoiceTax.objects.bulk_create(
+            [
+                InvoiceTax(
+                    invoice=invoice,
+                    tax_rate=t.rate,
+                    code=t.rate.code,
+                    name_fr=t.rate.name_fr,
+                    name_en=t.rate.name_en,
+                    rate=t.rate.rate,
+                    category_code=t.rate.category_code,
+                    base=t.base,
+                    amount=t.amount,
+                    legal_mention_fr=t.rate.legal_mention_fr,
+                    legal_mention_en=t.rate.legal_mention_en,
+                )
+                for t in totals.taxes
+            ]
+        )
+        record_transition(
+            obj=invoice,
+            organisation=organisation,
+            actor=actor,
+            action="finalise",
+            from_state="draft",
+            to_state="open",
+        )
+        if invoice.kind == Invoice.Kind.INVOICE:
+            _post(invoice, LedgerEntry.Kind.INVOICE, invoice.total)
+            if invoice.total == 0:
+                _mark_paid(invoice, actor)
+        elif invoice.kind == Invoice.Kind.CREDIT_NOTE:
+            _post(invoice, LedgerEntry.Kind.CREDIT_NOTE, -invoice.total)
+            _apply_credit_note(invoice, actor)
+    return invoice
+
+
+def _check_credit_within_invoice(credit_note: Invoice, amount: Decimal) -> None:
+    corrected = credit_note.corrects
+    if corrected is None or corrected.kind != Invoice.Kind.INVOICE or corrected.status in ("draft", "void"):
+        raise BusinessError(_("Un avoir doit corriger une facture finalisée."))
+    already = sum(
+        (
+            cn.total
+            for cn in corrected.credit_notes.filter(status__in=["open", "paid"]).exclude(pk=credit_note.pk)
+        ),
+        ZERO,
+    )
+    if already + amount > corrected.total:
+        raise BusinessError(
+            _("Les avoirs ne peuvent pas dépasser le total de la facture corrigée (%(total)s).")
+            % {"total": corrected.total}
+        )
+
+
+def _post(invoice: Invoice, kind: str, amount: Decimal) -> None:
+    LedgerEntry.objects.create(
+        organisation_id=invoice.organisation_id,
+        customer_id=invoice.customer_id,
+        kind=kind,
+        amount=amount,
+        invoice=invoice,
+        occurred_on=invoice.issue_date or timezone.localdate(),
+    )
+
+
+def _mark_paid(invoice: Invoice, actor) -> None:
+    invoice.status = Invoice.Status.PAID
+    invoice.paid_at = timezone.now()
+    invoice.save(update_fields=["status", "paid_at"])
+    record_transition(
+        obj=invoice,
+        organisation=invoice.organisation,
+        actor=actor,
+        action="paid",
+        from_state="open",
+        to_state="paid",
+    )
+
+
+def _apply_credit_note(credit_note: Invoice, actor) -> None:
+    """Apply a new credit note to the invoice it corrects, as far as that invoice is unpaid."""
+    corrected = Invoice.objects.select_for_update().get(pk=credit_note.corrects_id)
+    usable = min(credit_note.total - credit_note.amount_paid, corrected.amount_due)
+    if corrected.status == Invoice.Status.OPEN and usable > 0:
+        allocate(invoice=corrected, amount=usable, credit_note=credit_note, actor=actor)
+
+
+@transaction.atomic
+def allocate(
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    payment=None,
+    credit_note: Invoice | None = None,
+    actor=None,
+) -> Allocation:
+    """Apply part of a payment or of a credit note to an invoice; it turns paid when fully settled."""
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    amount = to_decimal(amount)
+    if invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.OPEN:
+        raise BusinessError(_("Seule une facture non payée peut recevoir un règlement."))
+    if amount <= 0 or amount > invoice.amount_due:
+        raise BusinessError(
+            _("Le montant affecté doit être positif et au plus égal au solde dû (%(due)s).")
+            % {"due": invoice.amount_due}
+        )
+    source = payment or credit_note
+    if source is None or source.customer_id != invoice.customer_id:
+        raise BusinessError(_("Le règlement doit provenir du même client."))
+    if credit_note is not None:
+        credit_note = Invoice.objects.select_for_update().get(pk=credit_note.pk)
+        if credit_note.kind != Invoice.Kind.CREDIT_NOTE or credit_note.status != Invoice.Status.OPEN:
+            raise BusinessError(_("Cet avoir ne peut pas être utilisé."))
+        if amount > credit_note.total - credit_note.amount_paid:
+            raise BusinessError(_("L'avoir n'a plus assez de crédit disponible."))
+        credit_note.amount_paid += amount
+        credit_note.save(update_fields=["amount_paid"])
+    allocation = Allocation.objects.create(
+        organisation_id=invoice.organisation_id,
+        invoice=invoice,
+        amount=amount,
+        payment=payment,
+        credit_note=credit_note,
+    )
+    invoice.amount_paid += amount
+    invoice.save(update_fields=["amount_paid"])
+    if invoice.amount_paid == invoice.total:
+        _mark_paid(invoice, actor)
+    return allocation
+
+
+def settle_oldest_first(
+    *, customer, amount: Decimal, payment, actor=None, first: Invoice | None = None
+) -> Decimal:
+    """Spread ``amount`` over the customer's unpaid invoices, oldest due first; return what is left.
+
+    What is left stays on the customer's account as credit (seed 001: "Effectuer un paiement").
+    """
+    remaining = amount
+    open_invoices = list(
+        Invoice.objects.select_for_update()
+        .filter(customer=customer, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN)
+        .order_by("due_date", "issue_date", "id")
+    )
+    if first is not None:
+        open_invoices.sort(key=lambda inv: inv.pk != first.pk)
+    for invoice in open_invoices:
+        if remaining <= 0:
+            break
+        part = min(remaining, invoice.amount_due)
+        if part > 0:
+            allocate(invoice=invoice, amount=part, payment=payment, actor=actor)
+            remaining -= part
+    return remaining
+
+
+@transaction.atomic
+def void_invoice(*, invoice: Invoice, actor=None, reason: str = "") -> Invoice:
+    """Cancel an unpaid finalised document; its number stays used, its amount leaves the ledger."""
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    check_can_write(actor, invoice.organisation)
+    if invoice.status != Invoice.Status.OPEN:
+        raise BusinessError(_("Seul un document finalisé et non réglé peut être annulé."))
+    if invoice.amount_paid > 0 or invoice.credit_notes.exclude(status__in=["draft", "void"]).exists():
+        raise BusinessError(_("Ce document a déjà des règlements ou des avoirs ; émettez un avoir."))
+    invoice.status = Invoice.Status.VOID
+    invoice.voided_at = timezone.now()
+    invoice.save(update_fields=["status", "voided_at"])
+    if invoice.kind != Invoice.Kind.PROFORMA:
+        sign = -1 if invoice.kind == Invoice.Kind.INVOICE else 1
+        LedgerEntry.objects.create(
+            organisation_id=invoice.organisation_id,
+            customer_id=invoice.customer_id,
+            kind=LedgerEntry.Kind.VOID,
+            amount=sign * invoice.total,
+            invoice=invoice,
+            occurred_on=timezone.localdate(),
+        )
+    record_transition(
+        obj=invoice,
+        organisation=invoice.organisation,
+        actor=actor,
+        action="void",
+        from_state="open",
+        to_state="void",
+        detail={"reason": reason},
+    )
+    return invoice
+
+
+def _copy_lines(invoice: Invoice) -> list[LineInput]:
+    return [
+        LineInput(
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            tax_category=line.tax_category,
+            discount_percent=line.discount_percent,
+            unit=line.unit,
+            product=line.product,
+            period_start=line.period_start,
+            period_end=line.period_end,
+        )
+        for line in invoice.lines.select_related("tax_category", "product")
+    ]
+
+
+def create_credit_note(
+    *, invoice: Invoice, actor=None, lines: list[LineInput] | None = None, notes: str = ""
+) -> Invoice:
+    """Draft a credit note correcting ``invoice``: all its lines unless ``lines`` says otherwise."""
+    if invoice.kind != Invoice.Kind.INVOICE or invoice.status not in (
+        Invoice.Status.OPEN,
+        Invoice.Status.PAID,
+    ):
+        raise BusinessError(_("Un avoir doit corriger une facture finalisée."))
+    return create_invoice(
+        organisation=invoice.organisation,
+        customer=invoice.customer,
+        actor=actor,
+        kind=Invoice.Kind.CREDIT_NOTE,
+        lines=lines if lines is not None else _copy_lines(invoice),
+        billing_contact=invoice.billing_contact,
+        billing_address=invoice.billing_address,
+        notes=notes or _("Avoir sur la facture %(number)s") % {"number": invoice.number},
+        corrects=invoice,
+        online_payment=False,
+    )
+
+
+def convert_proforma(*, proforma: Invoice, actor=None) -> Invoice:
+    """Turn a finalised pro-forma into a real invoice (when it is paid); idempotent."""
+    with transaction.atomic():
+        proforma = Invoice.objects.select_for_update().get(pk=proforma.pk)
+        if proforma.kind != Invoice.Kind.PROFORMA or proforma.status not in ("open", "paid"):
+            raise BusinessError(_("Seule une facture pro forma émise peut être convertie."))
+        if proforma.converted_to_id:
+            return proforma.converted_to
+        invoice = create_invoice(
+            organisation=proforma.organisation,
+            customer=proforma.customer,
+            actor=actor,
+            lines=_copy_lines(proforma),
+            billing_contact=proforma.billing_contact,
+            billing_address=proforma.billing_address,
+            online_payment=proforma.online_payment,
+            notes=proforma.notes,
+        )
+        invoice = finalise_invoice(invoice=invoice, actor=actor)
+        proforma.converted_to = invoice
+        proforma.status = Invoice.Status.PAID
+        proforma.paid_at = timezone.now()
+        proforma.save(update_fields=["converted_to", "status", "paid_at"])
+        record_transition(
+            obj=proforma,
+            organisation=proforma.organisation,
+            actor=actor,
+            action="convert",
+            from_state="open",
+            to_state="paid",
+            detail={"invoice": invoice.number},
+        )
+    return invoice
+
+
+@transaction.atomic
+def revoke_public_link(*, invoice: Invoice, actor=None) -> Invoice:
+    """Kill the consultation link; a new one replaces it so the invoice can be shared again."""
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    check_can_write(actor, invoice.organisation)
+    invoice.public_token = new_public_token()
+    invoice.public_token_revoked_at = timezone.now()
+    invoice.save(update_fields=["public_token", "public_key", "public_token_revoked_at"])
+    record_transition(obj=invoice, organisation=invoice.organisation, actor=actor, action="revoke_link")
+    return invoice
