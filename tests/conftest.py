@@ -5,13 +5,10 @@ from django.db import connection
 
 from tests import factories
 
-collect_ignore_glob = []
-
-
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):
-            item.add_marker(pytest.mark.django_db(transaction=True))
+            item.add_marker(pytest.mark.django_db(transaction=True), append=False)
 
 
 def pytest_runtest_setup(item):
