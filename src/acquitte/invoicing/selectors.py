@@ -9,7 +9,7 @@ from django.db.models import Case, DecimalField, F, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from acquitte.core.money import ZERO
+from acquitte.core.money import ZERO, round_money
 
 from .models import Invoice, LedgerEntry
 
@@ -53,16 +53,20 @@ def receivables(customer, *, today: datetime.date | None = None) -> Receivables:
         ),
         next_due=Min("due_date"),
     )
-    balance = LedgerEntry.objects.filter(customer=customer).aggregate(
-        s=Coalesce(Sum("amount"), Value(ZERO, output_field=MONEY))
-    )["s"]
+    balance = round_money(
+        LedgerEntry.objects.filter(customer=customer).aggregate(
+            s=Coalesce(Sum("amount"), Value(ZERO, output_field=MONEY))
+        )["s"]
+    )
+    # SQLite sums decimals as floats-in-text; rounding to the cent gives back exact amounts.
+    due, overdue = round_money(agg["due"]), round_money(agg["overdue"])
     return Receivables(
         currency=customer.currency,
         balance=balance,
-        amount_due=agg["due"],
+        amount_due=due,
         next_due_date=agg["next_due"],
-        overdue_amount=agg["overdue"],
-        credit_balance=max(agg["due"] - balance, ZERO),
+        overdue_amount=overdue,
+        credit_balance=max(due - balance, ZERO),
     )
 
 

@@ -1,0 +1,415 @@
+"""Demo data: a Quebec hosting company (CAD, GST/QST) and a French studio (EUR, TVA).
+
+Built only through the services, with dates relative to today so that "overdue" and
+"partly paid" stay true whenever the demo is loaded.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from acquitte.catalog.models import Product, TaxCategory
+from acquitte.core.models import TaxRate
+from acquitte.customers import services as customers
+from acquitte.customers.models import Organisation, TermsVersion, User
+from acquitte.invoicing import services as invoicing
+from acquitte.invoicing.services import LineInput
+from acquitte.payments.services import record_payment
+
+DEMO_PASSWORD = "demo-acquitte-2026"
+
+
+@dataclass
+class DemoResult:
+    created: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _category(org, code, name, rate_codes):
+    category = TaxCategory.objects.create(organisation=org, code=code, name=name)
+    category.rates.set(TaxRate.objects.filter(code__in=rate_codes))
+    return category
+
+
+def _product(org, sku, name, kind, price, category, unit="", description=""):
+    return Product.objects.create(
+        organisation=org,
+        sku=sku,
+        name=name,
+        kind=kind,
+        unit_price=Decimal(price),
+        currency=org.currency,
+        tax_category=category,
+        unit=unit,
+        description=description,
+    )
+
+
+def _line(product, quantity="1", **extra) -> LineInput:
+    return LineInput(
+        description=extra.pop("description", product.name),
+        quantity=Decimal(quantity),
+        unit_price=product.unit_price,
+        tax_category=product.tax_category,
+        unit=product.unit,
+        product=product,
+        **extra,
+    )
+
+
+def _invoice(org, customer, lines, *, issued=None, kind="invoice", **extra):
+    invoice = invoicing.create_invoice(organisation=org, customer=customer, kind=kind, lines=lines, **extra)
+    if issued is None:
+        return invoice
+    return invoicing.finalise_invoice(invoice=invoice, issue_date=issued)
+
+
+def _portal_user(customer, email, full_name=""):
+    User.objects.create_user(
+        email, DEMO_PASSWORD, customer=customer, full_name=full_name, language=customer.language
+    )
+
+
+def _staff(org, email, role, name):
+    customers.create_staff_user(
+        organisation=org, email=email, password=DEMO_PASSWORD, role=role, full_name=name
+    )
+
+
+def _terms(org, today):
+    TermsVersion.objects.create(
+        organisation=org,
+        version="2026-01",
+        body_fr=(
+            "Conditions générales de vente et de service.\n\n1. Les factures sont payables à "
+            "l'échéance indiquée.\n2. Les services récurrents sont facturés d'avance et "
+            "prélevés sur le mode de paiement par défaut.\n3. Un service impayé peut être "
+            "suspendu après préavis; des frais de réactivation peuvent s'appliquer."
+        ),
+        body_en=(
+            "Terms and conditions of sale and service.\n\n1. Invoices are payable by the due "
+            "date shown.\n2. Recurring services are billed in advance and charged to the "
+            "default payment method.\n3. An unpaid service may be suspended after notice; a "
+            "reactivation fee may apply."
+        ),
+        published_at=timezone.make_aware(
+            datetime.datetime.combine(today.replace(month=1, day=1), datetime.time())
+        ),
+    )
+
+
+def build_quebec(result: DemoResult, today: datetime.date) -> None:
+    org = customers.create_organisation(
+        name="Hébergement Laurentides inc.",
+        slug="laurentides",
+        currency="CAD",
+        locale="fr-CA",
+        line1="1200, rue Sherbrooke Ouest, bureau 400",
+        city="Montréal",
+        region="QC",
+        postal_code="H3A 1H6",
+        country="CA",
+        gst_number="876543216RT0001",
+        qst_number="1219876543TQ0001",
+        payment_terms_days=30,
+        bank_details="Banque Nationale — transit 00123, institution 006, compte 1234567",
+        cheque_payee="Hébergement Laurentides inc.",
+        support_email="support@laurentides.demo",
+        support_phone="+1 514 555 0100",
+        transfer_grace_days=7,
+    )
+    _terms(org, today)
+    _staff(org, "proprio@laurentides.demo", "owner", "Sophie Tremblay")
+    _staff(org, "compta@laurentides.demo", "accountant", "Marc Gagnon")
+    _staff(org, "lecture@laurentides.demo", "read_only", "Julie Roy")
+    qc = _category(org, "qc", "Taxable Québec (TPS + TVQ)", ["CA-GST", "CA-QC-QST"])
+    _category(org, "on", "Taxable Ontario (TVH 13 %)", ["CA-ON-HST"])
+    _category(org, "exempt", "Exonéré", ["CA-EXEMPT"])
+    setup = _product(org, "INST-01", "Installation et configuration", "one_time", "150.00", qc)
+    web = _product(org, "HEB-PRO", "Hébergement Web Pro", "monthly", "29.95", qc, "mois")
+    voip = _product(org, "VOIP-POSTE", "Téléphonie IP — poste", "monthly", "24.95", qc, "mois")
+    ssl = _product(org, "SSL-AN", "Certificat SSL", "yearly", "89.00", qc, "an")
+    phone = _product(org, "HW-T54W", "Téléphone IP Yealink T54W", "hardware", "239.00", qc)
+    dom_ca = _product(org, "DOM-CA", "Nom de domaine .ca — 1 an", "domain", "24.99", qc, "an")
+    dom_com = _product(org, "DOM-COM", "Nom de domaine .com — 1 an", "domain", "19.99", qc, "an")
+
+    cafe = customers.create_customer(
+        organisation=org,
+        name="Café Bonjour inc.",
+        email="client@cafebonjour.demo",
+        phone="514 555 0142",
+        language="fr",
+    )
+    customers.add_address(
+        customer=cafe,
+        label="Siège social",
+        line1="4521, boul. Saint-Laurent",
+        city="Montréal",
+        region="QC",
+        postal_code="H2T 1R2",
+        country="CA",
+    )
+    billing_address = customers.add_address(
+        customer=cafe,
+        label="Comptabilité",
+        line1="88, rue Wellington",
+        city="Sherbrooke",
+        region="QC",
+        postal_code="J1H 5B7",
+        country="CA",
+    )
+    customers.add_contact(
+        customer=cafe,
+        name="Isabelle Côté",
+        email="isabelle@cafebonjour.demo",
+        phone="514 555 0143",
+        is_primary=True,
+    )
+    sub = customers.add_contact(
+        customer=cafe,
+        name="Gestion Côté SENC",
+        company="Gestion Côté SENC",
+        email="factures@gestioncote.demo",
+        is_billing=True,
+        address=billing_address,
+    )
+    customers.add_site(
+        customer=cafe,
+        name="Café Bonjour — Plateau",
+        line1="4521, boul. Saint-Laurent",
+        city="Montréal",
+        region="QC",
+        postal_code="H2T 1R2",
+    )
+    customers.add_site(
+        customer=cafe,
+        name="Café Bonjour — Vieux-Port",
+        line1="12, rue de la Commune O.",
+        city="Montréal",
+        region="QC",
+        postal_code="H2Y 2C6",
+    )
+    _portal_user(cafe, "client@cafebonjour.demo", "Isabelle Côté")
+
+    northwind = customers.create_customer(
+        organisation=org,
+        name="Northwind Consulting Ltd.",
+        email="billing@northwind.demo",
+        phone="+1 416 555 0199",
+        language="en",
+    )
+    customers.add_address(
+        customer=northwind,
+        line1="200 Bay Street, Suite 1200",
+        city="Toronto",
+        region="ON",
+        postal_code="M5J 2J2",
+        country="CA",
+    )
+    customers.add_site(
+        customer=northwind,
+        name="Toronto HQ",
+        line1="200 Bay Street",
+        city="Toronto",
+        region="ON",
+        postal_code="M5J 2J2",
+    )
+    customers.add_site(
+        customer=northwind,
+        name="Montreal office",
+        line1="1000 de la Gauchetière O.",
+        city="Montréal",
+        region="QC",
+        postal_code="H3B 4W5",
+    )
+    _portal_user(northwind, "billing@northwind.demo", "Emily Clarke")
+
+    clinique = customers.create_customer(
+        organisation=org,
+        name="Clinique dentaire du Plateau",
+        email="admin@cliniqueplateau.demo",
+        language="fr",
+    )
+    customers.add_address(
+        customer=clinique,
+        line1="1650, av. du Mont-Royal Est",
+        city="Montréal",
+        region="QC",
+        postal_code="H2J 1Z5",
+        country="CA",
+    )
+    _portal_user(clinique, "admin@cliniqueplateau.demo", "Dr Alain Lefebvre")
+
+    d = lambda days: today - datetime.timedelta(days=days)  # noqa: E731
+    paid = _invoice(org, cafe, [_line(setup), _line(phone, "2"), _line(web)], issued=d(110))
+    record_payment(
+        organisation=org,
+        customer=cafe,
+        amount=paid.total,
+        method="cheque",
+        reference="Chèque 004512",
+        invoice=paid,
+        received_on=d(95),
+    )
+    _invoice(org, northwind, [_line(voip, "6"), _line(web)], issued=d(80))  # overdue
+    void = _invoice(org, clinique, [_line(ssl)], issued=d(70))
+    invoicing.void_invoice(invoice=void, reason="Doublon")
+    monthly = _invoice(
+        org,
+        cafe,
+        [_line(web, period_start=d(21).replace(day=1)), _line(voip, "3", period_start=d(21).replace(day=1))],
+        issued=d(21),
+        billing_contact=sub,
+    )
+    record_payment(
+        organisation=org,
+        customer=cafe,
+        amount=Decimal("50.00"),
+        method="bank_transfer",
+        reference="Virement Desjardins 7731",
+        invoice=monthly,
+        received_on=d(10),
+    )  # partly paid
+    open_inv = _invoice(org, northwind, [_line(voip, "6"), _line(dom_com, "3")], issued=d(5))
+    credit = invoicing.create_credit_note(
+        invoice=open_inv,
+        lines=[_line(dom_com, "1", description="Nom de domaine .com — annulé")],
+    )
+    invoicing.finalise_invoice(invoice=credit, issue_date=d(4))
+    proforma = _invoice(
+        org,
+        cafe,
+        [_line(dom_ca, "2"), _line(ssl)],
+        kind="proforma",
+        notes="Renouvellement anticipé des domaines",
+    )
+    invoicing.finalise_invoice(invoice=proforma, issue_date=d(2))
+    _invoice(org, clinique, [_line(web), _line(dom_ca)])  # draft
+    result.created.append(org.name)
+
+
+def build_france(result: DemoResult, today: datetime.date) -> None:
+    org = customers.create_organisation(
+        name="Atelier Numérique SAS",
+        slug="atelier",
+        currency="EUR",
+        locale="fr-FR",
+        line1="12, rue de la République",
+        city="Lyon",
+        postal_code="69002",
+        country="FR",
+        siren="443061841",
+        siret="44306184100013",
+        vat_number="FR64443061841",
+        legal_form="SAS au capital de 10 000 € — RCS Lyon 443 061 841",
+        payment_terms_days=30,
+        late_penalty_rate=Decimal("12.15"),
+        iban="FR7630006000011234567890189",
+        bic="AGRIFRPP",
+        bank_details="Crédit Agricole Centre-Est — IBAN FR76 3000 6000 0112 3456 7890 189",
+        cheque_payee="Atelier Numérique SAS",
+        support_email="contact@atelier.demo",
+        support_phone="+33 4 78 00 00 00",
+    )
+    _terms(org, today)
+    _staff(org, "gerant@atelier.demo", "owner", "Claire Dubois")
+    _staff(org, "comptable@atelier.demo", "accountant", "Nicolas Petit")
+    tva20 = _category(org, "tva-20", "TVA 20 %", ["FR-TVA-20"])
+    tva55 = _category(org, "tva-5.5", "TVA 5,5 %", ["FR-TVA-5.5"])
+    _category(org, "tva-10", "TVA 10 %", ["FR-TVA-10"])
+    reverse = _category(org, "autoliquidation", "Autoliquidation (UE)", ["EU-REVERSE"])
+    dev = _product(org, "DEV-JOUR", "Développement web — journée", "one_time", "650.00", tva20, "jour")
+    hosting = _product(org, "HEB-M", "Hébergement et maintenance", "monthly", "49.00", tva20, "mois")
+    support = _product(org, "SUPPORT-AN", "Contrat de support annuel", "yearly", "480.00", tva20, "an")
+    book = _product(org, "LIVRE-GUIDE", "Guide imprimé « Bien vendre en ligne »", "hardware", "24.00", tva55)
+    dom_fr = _product(org, "DOM-FR", "Nom de domaine .fr — 1 an", "domain", "12.00", tva20, "an")
+
+    martin = customers.create_customer(
+        organisation=org,
+        name="Boulangerie Martin SARL",
+        email="compta@boulangerie-martin.demo",
+        phone="04 72 00 11 22",
+        language="fr",
+    )
+    customers.add_address(
+        customer=martin, line1="3, place des Terreaux", city="Lyon", postal_code="69001", country="FR"
+    )
+    customers.add_address(
+        customer=martin,
+        label="Second magasin",
+        line1="45, cours Vitton",
+        city="Lyon",
+        postal_code="69006",
+        country="FR",
+    )
+    customers.add_contact(
+        customer=martin,
+        name="Paul Martin",
+        email="paul@boulangerie-martin.demo",
+        is_primary=True,
+        is_billing=True,
+    )
+    customers.add_site(
+        customer=martin,
+        name="Terreaux",
+        line1="3, place des Terreaux",
+        city="Lyon",
+        postal_code="69001",
+        country="FR",
+    )
+    customers.add_site(
+        customer=martin,
+        name="Vitton",
+        line1="45, cours Vitton",
+        city="Lyon",
+        postal_code="69006",
+        country="FR",
+    )
+    _portal_user(martin, "compta@boulangerie-martin.demo", "Paul Martin")
+
+    lumen = customers.create_customer(
+        organisation=org,
+        name="Lumen Studio GmbH",
+        email="accounts@lumen.demo",
+        language="en",
+        vat_number="DE811149139",
+        tax_category=reverse,
+    )
+    customers.add_address(
+        customer=lumen, line1="Torstraße 140", city="Berlin", postal_code="10119", country="DE"
+    )
+    _portal_user(lumen, "accounts@lumen.demo", "Lena Vogel")
+
+    d = lambda days: today - datetime.timedelta(days=days)  # noqa: E731
+    paid = _invoice(org, martin, [_line(dev, "3"), _line(book, "10")], issued=d(90))
+    record_payment(
+        organisation=org,
+        customer=martin,
+        amount=paid.total,
+        method="bank_transfer",
+        reference="VIR SEPA 20260412",
+        invoice=paid,
+        received_on=d(70),
+    )
+    _invoice(org, lumen, [_line(dev, "5", discount_percent=Decimal("10"))], issued=d(60))  # overdue
+    _invoice(org, martin, [_line(hosting), _line(support), _line(dom_fr, "2")], issued=d(6))  # open
+    _invoice(org, martin, [_line(dev, "2")])  # draft
+    result.created.append(org.name)
+
+
+def load_demo(*, today: datetime.date | None = None, log=lambda message: None) -> DemoResult:
+    """Create each demo organisation unless it exists already; idempotent."""
+    today = today or timezone.localdate()
+    result = DemoResult()
+    for slug, build in (("laurentides", build_quebec), ("atelier", build_france)):
+        if Organisation.objects.filter(slug=slug).exists():
+            result.skipped.append(slug)
+            log(f"  {slug}: déjà présente, rien à faire")
+            continue
+        log(f"  {slug}: création…")
+        with transaction.atomic():
+            build(result, today)
+    return result

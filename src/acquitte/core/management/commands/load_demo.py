@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand
+
+from acquitte.core.demo import DEMO_PASSWORD, load_demo
+from acquitte.customers.models import User
+
+
+class Command(BaseCommand):
+    help = "Charge les données de démonstration si elles sont absentes (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+
+    def handle(self, *args, url, **options):
+        self.stdout.write("Données de démonstration :")
+        result = load_demo(log=self.stdout.write)
+        if result.created:
+            self.stdout.write(self.style.SUCCESS(f"  créées : {', '.join(result.created)}"))
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"Acquitte : {url}"))
+        self.stdout.write(f"Back-office (staff) : {url}admin/")
+        self.stdout.write(f"Mot de passe de tous les comptes de démonstration : {DEMO_PASSWORD}")
+        demo_users = User.objects.filter(email__endswith=".demo").select_related("organisation", "customer")
+        for user in demo_users.order_by("organisation_id", "customer_id", "email"):
+            who = user.organisation.name if user.organisation else f"client {user.customer.name}"
+            role = user.get_role_display() if user.role else "portail client"
+            self.stdout.write(f"  {user.email:<36} {role:<16} {who}")
