@@ -5,6 +5,7 @@ from django.db import connection
 
 from tests import factories
 
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):
