@@ -1,5 +1,10 @@
 from django.contrib import admin
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+admin.site.site_header = _("Acquitte — back-office")
+admin.site.site_title = "Acquitte"
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -74,13 +74,31 @@ def create_staff_user(
 @transaction.atomic
 def create_customer(*, organisation, actor=None, name: str, email: str, **fields) -> Customer:
     """Create a customer with the next number of the organisation's customer series."""
-    check_can_write(actor, organisation)
     fields.setdefault("currency", organisation.currency)
-    customer = Customer(organisation=organisation, name=name, email=email, number="pending", **fields)
+    return save_customer(
+        customer=Customer(organisation=organisation, name=name, email=email, **fields), actor=actor
+    )
+
+
+@transaction.atomic
+def save_customer(*, customer: Customer, actor=None) -> Customer:
+    """Validate and save a customer; a new one takes the next customer number."""
+    check_can_write(actor, customer.organisation)
+    creating = customer.pk is None
+    if creating:
+        customer.number = "pending"
     _validated(customer)
-    customer.number = next_number(organisation=organisation, kind="customer", issue_date=timezone.localdate())
+    if creating:
+        customer.number = next_number(
+            organisation=customer.organisation, kind="customer", issue_date=timezone.localdate()
+        )
     customer.save()
-    record_transition(obj=customer, organisation=organisation, actor=actor, action="create")
+    record_transition(
+        obj=customer,
+        organisation=customer.organisation,
+        actor=actor,
+        action="create" if creating else "update",
+    )
     return customer
 
 

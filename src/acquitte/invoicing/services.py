@@ -196,6 +196,21 @@ def add_line(*, invoice: Invoice, actor=None, line: LineInput) -> InvoiceLine:
 
 
 @transaction.atomic
+def replace_draft_lines(*, invoice: Invoice, actor=None, lines: list[LineInput]) -> Invoice:
+    """Set all lines of a draft at once (the admin's line editor); totals are recomputed."""
+    invoice = (
+        Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=invoice.pk)
+    )
+    check_can_write(actor, invoice.organisation)
+    _require_draft(invoice)
+    built = [_build_line(invoice, data, position) for position, data in enumerate(lines, 1)]
+    invoice.lines.all().delete()
+    InvoiceLine.objects.bulk_create(built)
+    _refresh_draft_totals(invoice)
+    return invoice
+
+
+@transaction.atomic
 def remove_line(*, line: InvoiceLine, actor=None) -> None:
     invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=line.invoice_id)
     check_can_write(actor, invoice.organisation)
