@@ -326,7 +326,7 @@ def finalise_invoice(*, invoice: Invoice, actor=None, issue_date: datetime.date 
         _check_dates(issue_date, due_date)
         totals = compute_totals(lines)
         if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            _check_credit_within_invoice(invoice, totals.total)
+            _check_credit_within_invoice(invoice, totals.subtotal)
         invoice.number = next_number(
             organisation=organisation, kind=SERIES_FOR_KIND[invoice.kind], issue_date=issue_date
         )
@@ -377,21 +377,26 @@ def finalise_invoice(*, invoice: Invoice, actor=None, issue_date: datetime.date 
     return invoice
 
 
-def _check_credit_within_invoice(credit_note: Invoice, amount: Decimal) -> None:
+def _check_credit_within_invoice(credit_note: Invoice, subtotal: Decimal) -> None:
+    """Credit notes may not credit more than the invoice's pre-tax amount.
+
+    Compared before tax: crediting lines one by one rounds each note's tax separately, so the
+    taxed totals may differ from the invoice's by a cent while the nets match exactly.
+    """
     corrected = credit_note.corrects
     if corrected is None or corrected.kind != Invoice.Kind.INVOICE or corrected.status in ("draft", "void"):
         raise BusinessError(_("Un avoir doit corriger une facture finalisée."))
     already = sum(
         (
-            cn.total
+            cn.subtotal
             for cn in corrected.credit_notes.filter(status__in=["open", "paid"]).exclude(pk=credit_note.pk)
         ),
         ZERO,
     )
-    if already + amount > corrected.total:
+    if already + subtotal > corrected.subtotal:
         raise BusinessError(
-            _("Les avoirs ne peuvent pas dépasser le total de la facture corrigée (%(total)s).")
-            % {"total": corrected.total}
+            _("Les avoirs ne peuvent pas dépasser le montant hors taxes de la facture corrigée (%(total)s).")
+            % {"total": corrected.subtotal}
         )
 
 
