@@ -79,3 +79,27 @@ def test_eight_concurrent_finalisations_get_eight_consecutive_numbers():
     assert [int(n[-6:]) for n in numbers] == list(range(1, 9))
     finalised = Invoice.objects.filter(organisation=org).order_by("finalised_at")
     assert [i.number for i in finalised] == numbers
+
+
+def test_batch_finalisation_is_all_or_nothing_and_gapless(org_qc, customer_qc):
+    drafts = [factories.invoice(org_qc, customer_qc, finalise=False) for _ in range(4)]
+    credit_target = factories.invoice(org_qc, customer_qc)
+    credit = services.create_credit_note(invoice=credit_target)
+    empty = services.create_invoice(organisation=org_qc, customer=customer_qc)
+    with pytest.raises(BusinessError, match="sans ligne"):
+        services.finalise_invoices(organisation=org_qc, invoices=[*drafts, empty])
+    assert Invoice.objects.filter(pk__in=[d.pk for d in drafts], status="draft").count() == 4
+    done = services.finalise_invoices(organisation=org_qc, invoices=[*drafts, credit])
+    assert [d.number[-6:] for d in done[:4]] == ["000002", "000003", "000004", "000005"]
+    assert done[4].number.startswith("AV-") and done[4].corrects_id == credit_target.pk
+    credit_target.refresh_from_db()
+    assert credit_target.status == "paid"
+    assert all(inv.taxes.count() == 2 and inv.bill_to["name"] == customer_qc.name for inv in done[:4])
+
+
+def test_batch_refuses_other_organisations_drafts(org_qc, customer_qc, org_fr, customer_fr):
+    theirs = factories.invoice(org_fr, customer_fr, finalise=False)
+    with pytest.raises(BusinessError, match="introuvable"):
+        services.finalise_invoices(organisation=org_qc, invoices=[theirs])
+    theirs.refresh_from_db()
+    assert theirs.status == "draft"

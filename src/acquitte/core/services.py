@@ -10,36 +10,42 @@ from .errors import BusinessError
 from .models import AuditLog, NumberSeries
 
 
-def next_number(*, organisation, kind: str, issue_date: datetime.date) -> str:
-    """Take the next number of a series under a row lock; call inside the caller's transaction.
+def next_numbers(*, organisation, kind: str, issue_dates: list[datetime.date]) -> list[str]:
+    """Take consecutive numbers of a series under its row lock, one per date, in date order.
 
-    The lock is held until the caller commits, so two finalisations never share a number and a
-    rolled-back one gives its number back: the series stays gapless. Dates may not go backwards,
-    which keeps numbers chronological as French law requires.
+    Call inside the caller's transaction: the lock is held until it commits, so two
+    finalisations never share a number and a rolled-back one gives its numbers back — the series
+    stays gapless. Dates may not go backwards, which keeps numbers chronological (French law).
     """
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("next_number must run inside a transaction")
+        raise RuntimeError("next_numbers must run inside a transaction")
     try:
         series = NumberSeries.objects.select_for_update().get(organisation=organisation, kind=kind)
     except NumberSeries.DoesNotExist as exc:
         raise BusinessError(_("Aucune série de numérotation n'est définie pour ce document.")) from exc
-    if series.last_date and issue_date < series.last_date:
-        raise BusinessError(
-            _("La date d'émission ne peut pas précéder celle du dernier numéro (%(date)s).")
-            % {"date": series.last_date.isoformat()}
-        )
-    if series.reset_yearly and series.current_year != issue_date.year:
-        series.current_year = issue_date.year
-        series.last_value = 0
-    series.last_value += 1
-    series.last_date = issue_date
+    numbers = []
+    for issue_date in issue_dates:
+        if series.last_date and issue_date < series.last_date:
+            raise BusinessError(
+                _("La date d'émission ne peut pas précéder celle du dernier numéro (%(date)s).")
+                % {"date": series.last_date.isoformat()}
+            )
+        if series.reset_yearly and series.current_year != issue_date.year:
+            series.current_year = issue_date.year
+            series.last_value = 0
+        series.last_value += 1
+        series.last_date = issue_date
+        numbers.append(series.render(year=issue_date.year, seq=series.last_value))
     series.save(update_fields=["current_year", "last_value", "last_date"])
-    return series.render(year=issue_date.year, seq=series.last_value)
+    return numbers
 
 
-def record_transition(*, obj, organisation, actor=None, action: str, from_state="", to_state="", detail=None):
-    """Write one audit row for a state change of ``obj``."""
-    AuditLog.objects.create(
+def next_number(*, organisation, kind: str, issue_date: datetime.date) -> str:
+    return next_numbers(organisation=organisation, kind=kind, issue_dates=[issue_date])[0]
+
+
+def _audit_row(*, obj, organisation, actor, action, from_state, to_state, detail) -> AuditLog:
+    return AuditLog(
         organisation=organisation,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=(getattr(actor, "email", "") or "system") if actor else "system",
@@ -50,4 +56,33 @@ def record_transition(*, obj, organisation, actor=None, action: str, from_state=
         from_state=from_state,
         to_state=to_state,
         detail=detail or {},
+    )
+
+
+def record_transition(*, obj, organisation, actor=None, action: str, from_state="", to_state="", detail=None):
+    """Write one audit row for a state change of ``obj``."""
+    _audit_row(
+        obj=obj,
+        organisation=organisation,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
+    ).save()
+
+
+def record_transitions(*, objs, organisation, actor=None, action: str, from_state="", to_state=""):
+    """The same state change of many objects, in one insert (billing runs, batch finalisation)."""
+    AuditLog.objects.bulk_create(
+        _audit_row(
+            obj=obj,
+            organisation=organisation,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            detail=None,
+        )
+        for obj in objs
     )

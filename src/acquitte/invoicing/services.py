@@ -4,16 +4,17 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from acquitte.core.errors import BusinessError
 from acquitte.core.models import TaxRate
 from acquitte.core.money import MAX_AMOUNT, ZERO, to_decimal
-from acquitte.core.services import next_number, record_transition
+from acquitte.core.services import next_numbers, record_transition, record_transitions
 from acquitte.core.taxes import TaxableLine, TaxAmount, tax_breakdown
 from acquitte.core.tenancy import check_can_write, check_same_organisation
+from acquitte.customers.models import Address
 
 from .models import Allocation, Invoice, InvoiceLine, InvoiceTax, LedgerEntry, new_public_token
 
@@ -260,15 +261,14 @@ def set_online_payment(*, invoice: Invoice, actor=None, offered: bool) -> Invoic
     return invoice
 
 
-def bill_to_snapshot(invoice: Invoice) -> dict:
+def bill_to_snapshot(invoice: Invoice, default_address=None) -> dict:
     """Who the invoice is addressed to, frozen: the billing sub-contact when one is chosen."""
     customer = invoice.customer
     contact = invoice.billing_contact
     address = (
         (contact.address if contact and contact.address_id else None)
         or invoice.billing_address
-        or customer.addresses.filter(is_default=True).first()
-        or customer.addresses.first()
+        or default_address
     )
     name = contact.name if contact else customer.name
     company = (contact.company or customer.name) if contact else ""
@@ -308,73 +308,164 @@ def seller_snapshot(organisation) -> dict:
 
 def finalise_invoice(*, invoice: Invoice, actor=None, issue_date: datetime.date | None = None) -> Invoice:
     """Number, freeze and post a draft. The number is taken under the series' row lock."""
+    return finalise_invoices(
+        organisation=invoice.organisation, invoices=[invoice], actor=actor, issue_date=issue_date
+    )[0]
+
+
+def finalise_invoices(
+    *, organisation, invoices: list[Invoice], actor=None, issue_date: datetime.date | None = None
+) -> list[Invoice]:
+    """Finalise drafts of one organisation together, all or none (billing runs, the admin).
+
+    Every rule of a single finalisation holds; the work is done in a fixed number of queries
+    whatever the batch size, and each series is locked once.
+    """
+    check_can_write(actor, organisation)
     with transaction.atomic():
-        invoice = (
+        ids = sorted({inv.pk for inv in invoices})
+        locked = list(
             Invoice.objects.select_for_update(of=("self",))
-            .select_related("organisation", "customer", "billing_contact__address", "billing_address")
-            .get(pk=invoice.pk)
+            .select_related("customer", "billing_contact__address", "billing_address", "corrects")
+            .filter(organisation=organisation, pk__in=ids)
+            .order_by("id")
         )
-        organisation = invoice.organisation
-        check_can_write(actor, organisation)
-        if invoice.status != Invoice.Status.DRAFT:
-            raise BusinessError(_("Ce document est déjà finalisé."))
-        lines = list(invoice.lines.all())
-        if not lines:
-            raise BusinessError(_("Impossible de finaliser une facture sans ligne."))
-        issue_date = issue_date or invoice.issue_date or timezone.localdate()
-        due_date = invoice.due_date or issue_date + datetime.timedelta(days=organisation.payment_terms_days)
-        _check_dates(issue_date, due_date)
-        totals = compute_totals(lines)
-        if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            _check_credit_within_invoice(invoice, totals.subtotal)
-        invoice.number = next_number(
-            organisation=organisation, kind=SERIES_FOR_KIND[invoice.kind], issue_date=issue_date
-        )
-        invoice.issue_date, invoice.due_date = issue_date, due_date
-        invoice.subtotal, invoice.tax_total, invoice.total = (
-            totals.subtotal,
-            totals.tax_total,
-            totals.total,
-        )
-        invoice.bill_to = bill_to_snapshot(invoice)
-        invoice.seller = seller_snapshot(organisation)
-        invoice.status = Invoice.Status.OPEN
-        invoice.finalised_at = timezone.now()
-        invoice.save()
-        InvoiceTax.objects.bulk_create(
-            [
-                InvoiceTax(
-                    invoice=invoice,
-                    tax_rate=t.rate,
-                    code=t.rate.code,
-                    name_fr=t.rate.name_fr,
-                    name_en=t.rate.name_en,
-                    rate=t.rate.rate,
-                    category_code=t.rate.category_code,
-                    base=t.base,
-                    amount=t.amount,
-                    legal_mention_fr=t.rate.legal_mention_fr,
-                    legal_mention_en=t.rate.legal_mention_en,
+        if len(locked) != len(ids):
+            raise BusinessError(_("Objet introuvable."))
+        lines_of: dict[int, list[InvoiceLine]] = {pk: [] for pk in ids}
+        for line in InvoiceLine.objects.filter(invoice_id__in=ids).order_by("position", "id"):
+            lines_of[line.invoice_id].append(line)
+        codes = {code for lines in lines_of.values() for line in lines for code in line.tax_codes}
+        rates_by_code = {r.code: r for r in TaxRate.objects.filter(code__in=codes)}
+        default_address = _default_addresses({inv.customer_id for inv in locked})
+        seller = seller_snapshot(organisation)
+        today = timezone.localdate()
+        totals_of = {}
+        for invoice in locked:
+            invoice.organisation = organisation
+            if invoice.status != Invoice.Status.DRAFT:
+                raise BusinessError(_("Ce document est déjà finalisé."))
+            if not lines_of[invoice.pk]:
+                raise BusinessError(_("Impossible de finaliser une facture sans ligne."))
+            invoice.issue_date = issue_date or invoice.issue_date or today
+            invoice.due_date = invoice.due_date or invoice.issue_date + datetime.timedelta(
+                days=organisation.payment_terms_days
+            )
+            _check_dates(invoice.issue_date, invoice.due_date)
+            totals = totals_of[invoice.pk] = compute_totals(lines_of[invoice.pk], rates_by_code)
+            if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+                _check_credit_within_invoice(invoice, totals.subtotal)
+            invoice.subtotal, invoice.tax_total, invoice.total = (
+                totals.subtotal,
+                totals.tax_total,
+                totals.total,
+            )
+            if invoice.total > MAX_AMOUNT:
+                raise BusinessError(_("Montant total trop élevé."))
+            invoice.bill_to = bill_to_snapshot(invoice, default_address.get(invoice.customer_id))
+            invoice.seller = seller
+            invoice.status = Invoice.Status.OPEN
+        for kind in SERIES_FOR_KIND:
+            of_kind = sorted((i for i in locked if i.kind == kind), key=lambda i: (i.issue_date, i.pk))
+            if of_kind:
+                numbers = next_numbers(
+                    organisation=organisation,
+                    kind=SERIES_FOR_KIND[kind],
+                    issue_dates=[i.issue_date for i in of_kind],
                 )
-                for t in totals.taxes
-            ]
+                for invoice, number in zip(of_kind, numbers, strict=True):
+                    invoice.number = number
+        now = timezone.now()  # after the series lock, so finalisation times follow the numbers
+        for invoice in locked:
+            invoice.finalised_at = now
+        _write_finalised(locked)
+        InvoiceTax.objects.bulk_create(
+            _frozen_tax(invoice, tax) for invoice in locked for tax in totals_of[invoice.pk].taxes
         )
-        record_transition(
-            obj=invoice,
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                organisation_id=organisation.pk,
+                customer_id=invoice.customer_id,
+                kind=invoice.kind,
+                amount=invoice.total if invoice.kind == Invoice.Kind.INVOICE else -invoice.total,
+                invoice=invoice,
+                occurred_on=invoice.issue_date,
+            )
+            for invoice in locked
+            if invoice.kind != Invoice.Kind.PROFORMA
+        )
+        record_transitions(
+            objs=locked,
             organisation=organisation,
             actor=actor,
             action="finalise",
             from_state="draft",
             to_state="open",
         )
-        if invoice.kind == Invoice.Kind.INVOICE:
-            _post(invoice, LedgerEntry.Kind.INVOICE, invoice.total)
-            if invoice.total == 0:
+        for invoice in locked:
+            invoice._loaded = {f.attname: getattr(invoice, f.attname) for f in Invoice._meta.concrete_fields}
+            if invoice.kind == Invoice.Kind.INVOICE and invoice.total == 0:
                 _mark_paid(invoice, actor)
-        elif invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            _post(invoice, LedgerEntry.Kind.CREDIT_NOTE, -invoice.total)
-            _apply_credit_note(invoice, actor)
-    return invoice
+            elif invoice.kind == Invoice.Kind.CREDIT_NOTE:
+                _apply_credit_note(invoice, actor)
+    by_pk = {inv.pk: inv for inv in locked}
+    return [by_pk[inv.pk] for inv in invoices]
+
+
+FINALISED_FIELDS = [
+    "number",
+    "issue_date",
+    "due_date",
+    "subtotal",
+    "tax_total",
+    "total",
+    "bill_to",
+    "seller",
+    "status",
+    "finalised_at",
+]
+
+
+def _write_finalised(invoices: list[Invoice]) -> None:
+    """One parameterised UPDATE executed for many rows.
+
+    ``bulk_update`` builds a CASE expression per field and row, which costs more than the
+    whole rest of a batch finalisation; ``executemany`` sends the same statement pipelined.
+    """
+    fields = [Invoice._meta.get_field(name) for name in FINALISED_FIELDS]
+    table = connection.ops.quote_name(Invoice._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    rows = [
+        [f.get_db_prep_save(getattr(inv, f.attname), connection) for f in fields] + [inv.pk]
+        for inv in invoices
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
+
+
+def _frozen_tax(invoice: Invoice, tax: TaxAmount) -> InvoiceTax:
+    rate = tax.rate
+    return InvoiceTax(
+        invoice=invoice,
+        tax_rate=rate,
+        code=rate.code,
+        name_fr=rate.name_fr,
+        name_en=rate.name_en,
+        rate=rate.rate,
+        category_code=rate.category_code,
+        base=tax.base,
+        amount=tax.amount,
+        legal_mention_fr=rate.legal_mention_fr,
+        legal_mention_en=rate.legal_mention_en,
+    )
+
+
+def _default_addresses(customer_ids) -> dict:
+    """Each customer's default billing address (or its first one), in one query."""
+    found = {}
+    for address in Address.objects.filter(customer_id__in=customer_ids).order_by("-is_default", "id"):
+        found.setdefault(address.customer_id, address)
+    return found
 
 
 def _check_credit_within_invoice(credit_note: Invoice, subtotal: Decimal) -> None:
@@ -398,17 +489,6 @@ def _check_credit_within_invoice(credit_note: Invoice, subtotal: Decimal) -> Non
             _("Les avoirs ne peuvent pas dépasser le montant hors taxes de la facture corrigée (%(total)s).")
             % {"total": corrected.subtotal}
         )
-
-
-def _post(invoice: Invoice, kind: str, amount: Decimal) -> None:
-    LedgerEntry.objects.create(
-        organisation_id=invoice.organisation_id,
-        customer_id=invoice.customer_id,
-        kind=kind,
-        amount=amount,
-        invoice=invoice,
-        occurred_on=invoice.issue_date or timezone.localdate(),
-    )
 
 
 def _mark_paid(invoice: Invoice, actor) -> None:
