@@ -93,7 +93,7 @@ class InvoiceAdmin(OrganisationScopedAdmin):
         "online_payment",
         "notes",
     ]
-    computed_fields = ["number", "status", "subtotal", "tax_total", "total", "amount_paid", "corrects"]
+    computed_fields = ["number", "status_label", "subtotal", "tax_total", "total", "amount_paid", "corrects"]
 
     def get_fields(self, request, obj=None):
         return [*self.draft_fields, *self.computed_fields]
