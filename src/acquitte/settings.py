@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "acquitte.catalog",
     "acquitte.invoicing",
     "acquitte.payments",
+    "acquitte.notifications",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,9 @@ CELERY_RESULT_BACKEND = None
 # Without a broker (the embedded default) tasks run in-process, so one command runs everything.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-payments": {"task": "acquitte.payments.tasks.reconcile_payments", "schedule": 300.0},
+}
 
 LOGGING = {
     "version": 1,

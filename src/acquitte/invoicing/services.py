@@ -701,3 +701,41 @@ def revoke_public_link(*, invoice: Invoice, actor=None) -> Invoice:
     invoice.save(update_fields=["public_token", "public_key", "public_token_revoked_at"])
     record_transition(obj=invoice, organisation=invoice.organisation, actor=actor, action="revoke_link")
     return invoice
+
+
+@transaction.atomic
+def reverse_allocations(*, payment, amount: Decimal, actor=None) -> None:
+    """Take ``amount`` of a payment back from the invoices it settled (refund, chargeback).
+
+    The latest allocations are undone first; an invoice that was paid reopens. A negative
+    allocation keeps the history instead of rewriting it.
+    """
+    remaining = amount
+    for allocation in payment.allocations.select_related("invoice").order_by("-id"):
+        if remaining <= 0:
+            break
+        net = sum((a.amount for a in payment.allocations.filter(invoice=allocation.invoice)), ZERO)
+        part = min(remaining, net)
+        if part <= 0:
+            continue
+        invoice = (
+            Invoice.objects.select_for_update().select_related("organisation").get(pk=allocation.invoice_id)
+        )
+        Allocation.objects.create(
+            organisation_id=invoice.organisation_id, invoice=invoice, amount=-part, payment=payment
+        )
+        invoice.amount_paid -= part
+        fields = ["amount_paid"]
+        if invoice.status == Invoice.Status.PAID:
+            invoice.status, invoice.paid_at = Invoice.Status.OPEN, None
+            fields += ["status", "paid_at"]
+            record_transition(
+                obj=invoice,
+                organisation=invoice.organisation,
+                actor=actor,
+                action="reopen",
+                from_state="paid",
+                to_state="open",
+            )
+        invoice.save(update_fields=fields)
+        remaining -= part

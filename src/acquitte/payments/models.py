@@ -34,6 +34,26 @@ class Payment(models.Model):
     method = models.CharField(_("mode de paiement"), max_length=16, choices=Method.choices)
     status = models.CharField(_("statut"), max_length=16, choices=Status.choices, default=Status.PENDING)
     reference = models.CharField(_("référence"), max_length=120, blank=True)
+    invoice = models.ForeignKey(
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("facture visée"),
+    )
+    payment_method = models.ForeignKey(
+        "PaymentMethod",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("moyen de paiement"),
+    )
+    provider = models.CharField(_("prestataire"), max_length=20, blank=True)
+    provider_reference = models.CharField(_("référence du prestataire"), max_length=120, blank=True)
+    amount_refunded = models.DecimalField(_("montant remboursé"), max_digits=14, decimal_places=2, default=0)
+    failure_message = models.CharField(_("motif de l'échec"), max_length=255, blank=True)
     received_on = models.DateField(_("reçu le"))
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -51,3 +71,179 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.get_method_display()} {self.amount} {self.currency}"
+
+
+class PaymentMethod(models.Model):
+    """A saved card or bank account: only the provider's token and what a person needs to see."""
+
+    class Kind(models.TextChoices):
+        CARD = "card", _("Carte de crédit")
+        BANK_DEBIT = "bank_debit", _("Prélèvement automatique")
+
+    class Scheme(models.TextChoices):
+        VISA = "visa", "VISA"
+        MASTERCARD = "mastercard", "MasterCard"
+        AMEX = "amex", "AMEX"
+        ACH = "ach", _("Prélèvement ACH (États-Unis)")
+        PAD = "pad", _("Débit préautorisé (Canada)")
+        SEPA = "sepa", _("Prélèvement SEPA")
+
+    class Status(models.TextChoices):
+        VALID = "valid", _("Valide")
+        EXPIRED = "expired", _("Expirée")
+        REVOKED = "revoked", _("Révoquée")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="payment_methods"
+    )
+    contact = models.ForeignKey(
+        "customers.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("sous-contact de facturation"),
+    )
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
+    scheme = models.CharField(_("réseau"), max_length=12, choices=Scheme.choices)
+    provider = models.CharField(_("prestataire"), max_length=20, default="sandbox")
+    token = models.CharField(max_length=120, editable=False)
+    holder = models.CharField(_("titulaire"), max_length=120)
+    last4 = models.CharField(_("4 derniers chiffres"), max_length=4)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    bank_name = models.CharField(_("banque"), max_length=120, blank=True)
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.VALID)
+    is_default = models.BooleanField(_("par défaut"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at"]
+        verbose_name = _("moyen de paiement")
+        verbose_name_plural = _("moyens de paiement")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=models.Q(is_default=True), name="paymentmethod_one_default"
+            )
+        ]
+
+    def __str__(self):
+        if self.kind == self.Kind.CARD:
+            return f"{self.get_scheme_display()} •••• {self.last4} ({self.exp_month:02d}/{self.exp_year % 100:02d})"
+        return f"{self.bank_name or self.get_scheme_display()} •••• {self.last4}"
+
+
+class ChargeAttempt(models.Model):
+    """One request to a provider to move money, committed before the provider is called.
+
+    Its idempotency key goes to the provider too, so asking again (after a crash, a retry or a
+    double click) finds the same charge instead of making a second one.
+    """
+
+    class State(models.TextChoices):
+        CREATED = "created", _("Envoyée")
+        PENDING = "pending", _("En attente du prestataire")
+        SUCCEEDED = "succeeded", _("Réussie")
+        FAILED = "failed", _("Échouée")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="attempt")
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    provider = models.CharField(max_length=20)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
+    provider_reference = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("tentative de prélèvement")
+        verbose_name_plural = _("tentatives de prélèvement")
+
+    def __str__(self):
+        return f"{self.provider} {self.idempotency_key} ({self.state})"
+
+
+class WebhookEvent(models.Model):
+    """A provider's event, stored once per (provider, event id) before it is applied."""
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=120)
+    event_type = models.CharField(max_length=60)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("événement de prestataire")
+        verbose_name_plural = _("événements de prestataire")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_once_per_event")
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class SandboxCharge(models.Model):
+    """The sandbox provider's own ledger, as a real provider keeps one on its side."""
+
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    reference = models.CharField(max_length=40, unique=True)
+    token = models.CharField(max_length=120)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=12)
+    failure_code = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.reference
+
+
+class SandboxToken(models.Model):
+    """What the sandbox remembers of a saved method: how its test number behaves, never the number."""
+
+    token = models.CharField(max_length=120, unique=True)
+    behaviour = models.CharField(max_length=20)
+    kind = models.CharField(max_length=12)
+
+    def __str__(self):
+        return self.token
+
+
+class TransferDeclaration(models.Model):
+    """A customer's word that a transfer or cheque is on its way (seed 000): the invoice stays
+    unpaid until staff record the money, but suspension waits for the grace period."""
+
+    class Kind(models.TextChoices):
+        TRANSFER = "bank_transfer", _("Virement bancaire")
+        CHEQUE = "cheque", _("Chèque")
+
+    class Status(models.TextChoices):
+        DECLARED = "declared", _("Déclaré")
+        RECEIVED = "received", _("Reçu")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", on_delete=models.PROTECT, related_name="transfer_declarations"
+    )
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices)
+    reference = models.CharField(_("référence"), max_length=120)
+    sent_on = models.DateField(_("envoyé le"))
+    amount = models.DecimalField(_("montant"), max_digits=14, decimal_places=2)
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.DECLARED)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-declared_at"]
+        verbose_name = _("virement ou chèque déclaré")
+        verbose_name_plural = _("virements et chèques déclarés")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.reference}"

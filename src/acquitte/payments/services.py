@@ -1,20 +1,37 @@
-"""Recording money received and applying it to invoices."""
+"""The money path: saved methods, charges, webhooks, reconciliation, manual money received.
+
+A charge is committed (with its idempotency key) before the provider is called, and the key
+goes to the provider; the outcome is applied by monotonic transitions, so a retry, a duplicate
+webhook or a crash between the two never charges twice or loses a payment.
+"""
 
 import datetime
+import hashlib
+import hmac
+import logging
 from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from acquitte.core.errors import BusinessError
 from acquitte.core.money import MAX_AMOUNT, to_decimal
 from acquitte.core.services import record_transition
 from acquitte.core.tenancy import check_can_write, check_same_organisation
+from acquitte.customers.models import Organisation
 from acquitte.invoicing.models import Invoice, LedgerEntry
-from acquitte.invoicing.services import convert_proforma, settle_oldest_first
+from acquitte.invoicing.services import convert_proforma, reverse_allocations, settle_oldest_first
+from acquitte.notifications.services import notify_staff
 
-from .models import Payment
+from . import validation
+from .models import ChargeAttempt, Payment, PaymentMethod, TransferDeclaration, WebhookEvent
+from .providers import get_provider
+from .providers.base import ChargeResult, WebhookRejected
+
+logger = logging.getLogger(__name__)
 
 MANUAL_METHODS = {
     Payment.Method.BANK_TRANSFER,
@@ -22,6 +39,484 @@ MANUAL_METHODS = {
     Payment.Method.CASH,
     Payment.Method.OTHER,
 }
+
+TRANSITIONS = {
+    "pending": {"processing", "succeeded", "failed", "canceled"},
+    "processing": {"succeeded", "failed", "canceled"},
+    "succeeded": {"refunded", "partly_refunded", "charged_back"},
+    "partly_refunded": {"refunded", "partly_refunded", "charged_back"},
+    "failed": set(),
+    "canceled": set(),
+    "refunded": set(),
+    "charged_back": set(),
+}
+
+
+def _amount(value) -> Decimal:
+    amount = to_decimal(value)
+    if amount <= 0 or amount > MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        raise BusinessError(_("Le montant doit être positif, au cent près."))
+    return amount
+
+
+def transition(*, payment: Payment, to: str, actor=None, detail=None) -> bool:
+    """Move a payment to ``to``; a repeat changes nothing (False), an illegal move is refused."""
+    if payment.status == to and to != "partly_refunded":
+        return False
+    if to not in TRANSITIONS.get(payment.status, set()):
+        logger.warning("refused payment transition %s: %s -> %s", payment.pk, payment.status, to)
+        raise BusinessError(
+            _("Transition de paiement impossible : %(a)s → %(b)s.") % {"a": payment.status, "b": to}
+        )
+    previous, payment.status = payment.status, to
+    payment.save(update_fields=["status", "failure_message", "provider_reference", "amount_refunded"])
+    record_transition(
+        obj=payment,
+        organisation=payment.organisation,
+        actor=actor,
+        action="transition",
+        from_state=previous,
+        to_state=to,
+        detail=detail,
+    )
+    return True
+
+
+# Saved payment methods ---------------------------------------------------------------------------
+
+
+def _save_method(*, customer, actor, kind, scheme, number, holder, contact=None, **display) -> PaymentMethod:
+    if actor is not None and actor.customer_id is None:
+        check_can_write(actor, customer.organisation)
+    elif actor is not None and actor.customer_id != customer.pk:
+        raise BusinessError(_("Objet introuvable."))
+    if contact is not None and contact.customer_id != customer.pk:
+        raise BusinessError(_("Objet introuvable."))
+    holder = (holder or "").strip()
+    if not holder:
+        raise BusinessError(_("Le nom du titulaire est obligatoire."))
+    saved = get_provider("sandbox").save_method(kind=kind, number=number, scheme=scheme)
+    PaymentMethod.objects.filter(customer=customer, is_default=True).update(is_default=False)
+    method = PaymentMethod.objects.create(
+        organisation_id=customer.organisation_id,
+        customer=customer,
+        contact=contact,
+        kind=kind,
+        scheme=scheme,
+        provider="sandbox",
+        token=saved.token,
+        holder=holder[:120],
+        last4=saved.last4,
+        is_default=True,
+        **display,
+    )
+    record_transition(
+        obj=method, organisation=customer.organisation, actor=actor, action="add_method", to_state="valid"
+    )
+    return method
+
+
+@transaction.atomic
+def add_card(
+    *, customer, holder: str, number: str, cvv: str, expiry: str, contact=None, actor=None
+) -> PaymentMethod:
+    """Save a card: checked here, tokenised by the provider; it becomes the default."""
+    clean, scheme, month, year = validation.check_card(
+        number=number, cvv=cvv, expiry=expiry, today=timezone.localdate()
+    )
+    return _save_method(
+        customer=customer,
+        actor=actor,
+        kind="card",
+        scheme=scheme,
+        number=clean,
+        holder=holder,
+        contact=contact,
+        exp_month=month,
+        exp_year=year,
+    )
+
+
+@transaction.atomic
+def add_bank_account(
+    *,
+    customer,
+    holder: str,
+    scheme: str,
+    bank_name: str = "",
+    routing: str = "",
+    account: str = "",
+    institution: str = "",
+    transit: str = "",
+    iban: str = "",
+    bic: str = "",
+    contact=None,
+    actor=None,
+) -> PaymentMethod:
+    """Save a bank account for direct debit (US ACH, Canadian PAD or SEPA); it becomes the default."""
+    if scheme == "ach":
+        number = validation.check_ach_routing(routing) + validation.check_account_number(account)
+    elif scheme == "pad":
+        number = validation.check_pad(institution=institution, transit=transit, account=account)
+    elif scheme == "sepa":
+        number = validation.check_sepa(iban=iban, bic=bic)
+    else:
+        raise BusinessError(_("Type de prélèvement inconnu."))
+    return _save_method(
+        customer=customer,
+        actor=actor,
+        kind="bank_debit",
+        scheme=scheme,
+        number=number,
+        holder=holder,
+        contact=contact,
+        bank_name=(bank_name or "")[:120],
+    )
+
+
+@transaction.atomic
+def set_default_method(*, method: PaymentMethod) -> PaymentMethod:
+    if method.status != PaymentMethod.Status.VALID:
+        raise BusinessError(_("Ce moyen de paiement n'est plus utilisable."))
+    PaymentMethod.objects.filter(customer_id=method.customer_id, is_default=True).update(is_default=False)
+    method.is_default = True
+    method.save(update_fields=["is_default"])
+    return method
+
+
+@transaction.atomic
+def remove_method(*, method: PaymentMethod) -> PaymentMethod:
+    method.status, method.is_default = PaymentMethod.Status.REVOKED, False
+    method.save(update_fields=["status", "is_default"])
+    return method
+
+
+# Charges ----------------------------------------------------------------------------------------
+
+
+def pay_invoice(
+    *, invoice: Invoice, payment_method: PaymentMethod, idempotency_key: str, actor=None
+) -> Payment:
+    """Charge the amount due of an invoice to a saved method, once whatever happens."""
+    return _charge(
+        customer=invoice.customer,
+        invoice=invoice,
+        amount=None,
+        method=payment_method,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def make_payment(
+    *, customer, amount, payment_method: PaymentMethod, idempotency_key: str, actor=None
+) -> Payment:
+    """Pay an amount of the customer's choosing (seed 001): oldest invoices first, the rest is credit."""
+    return _charge(
+        customer=customer,
+        invoice=None,
+        amount=_amount(amount),
+        method=payment_method,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def _charge(*, customer, invoice, amount, method, idempotency_key, actor) -> Payment:
+    attempt, created = _open_attempt(
+        customer=customer,
+        invoice=invoice,
+        amount=amount,
+        method=method,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+    if not created:
+        return attempt.payment
+    result = get_provider(attempt.provider).charge(
+        token=method.token,
+        amount=attempt.payment.amount,
+        currency=attempt.payment.currency,
+        idempotency_key=attempt.idempotency_key,
+    )
+    return apply_charge_result(attempt=attempt, result=result)
+
+
+@transaction.atomic
+def _open_attempt(*, customer, invoice, amount, method, idempotency_key, actor):
+    """Commit the payment and its attempt before any provider call; reuse them for a known key."""
+    if not idempotency_key or len(idempotency_key) > 80:
+        raise BusinessError(_("Clé d'idempotence manquante ou trop longue."))
+    if invoice is not None:
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    existing = ChargeAttempt.objects.select_related("payment").filter(idempotency_key=idempotency_key).first()
+    if existing:
+        if existing.payment.customer_id != customer.pk:
+            raise BusinessError(_("Objet introuvable."))
+        return existing, False
+    if method.customer_id != customer.pk or method.status != PaymentMethod.Status.VALID:
+        raise BusinessError(_("Ce moyen de paiement n'est pas utilisable."))
+    if invoice is not None:
+        if invoice.customer_id != customer.pk:
+            raise BusinessError(_("Objet introuvable."))
+        if invoice.kind == Invoice.Kind.PROFORMA and invoice.status == Invoice.Status.OPEN:
+            pass
+        elif invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.OPEN:
+            raise BusinessError(_("Cette facture n'est pas à payer."))
+        in_flight = ChargeAttempt.objects.filter(
+            payment__invoice=invoice, state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING]
+        ).exists()
+        if in_flight:
+            raise BusinessError(_("Un paiement de cette facture est déjà en cours."))
+        amount = invoice.total - invoice.amount_paid
+    payment = Payment.objects.create(
+        organisation_id=customer.organisation_id,
+        customer=customer,
+        amount=amount,
+        currency=customer.organisation.currency,
+        method=Payment.Method.CARD if method.kind == "card" else Payment.Method.DIRECT_DEBIT,
+        status=Payment.Status.PROCESSING,
+        invoice=invoice,
+        payment_method=method,
+        provider=method.provider,
+        received_on=timezone.localdate(),
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    attempt = ChargeAttempt.objects.create(
+        organisation_id=customer.organisation_id,
+        payment=payment,
+        idempotency_key=idempotency_key,
+        provider=method.provider,
+    )
+    return attempt, True
+
+
+FAILURE_MESSAGES = {
+    "card_declined": gettext_noop("Carte refusée par la banque."),
+    "insufficient_funds": gettext_noop("Fonds insuffisants."),
+    "": gettext_noop("Paiement refusé."),
+}
+
+
+@transaction.atomic
+def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult) -> Payment:
+    """Apply what the provider says of a charge; terminal states never move again."""
+    attempt = (
+        ChargeAttempt.objects.select_for_update().select_related("payment__organisation").get(pk=attempt.pk)
+    )
+    payment = attempt.payment
+    if attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED):
+        return payment
+    if result.reference:
+        attempt.provider_reference = payment.provider_reference = result.reference
+    if result.status == "pending":
+        attempt.state = ChargeAttempt.State.PENDING
+        attempt.save(update_fields=["state", "provider_reference"])
+        payment.save(update_fields=["provider_reference"])
+        return payment
+    attempt.completed_at = timezone.now()
+    if result.status == "succeeded":
+        attempt.state = ChargeAttempt.State.SUCCEEDED
+        attempt.save(update_fields=["state", "provider_reference", "completed_at"])
+        transition(payment=payment, to=Payment.Status.SUCCEEDED)
+        _settle(payment)
+        return payment
+    attempt.state = ChargeAttempt.State.FAILED
+    attempt.save(update_fields=["state", "provider_reference", "completed_at"])
+    payment.failure_message = _(FAILURE_MESSAGES.get(result.failure_code, FAILURE_MESSAGES[""]))
+    transition(
+        payment=payment, to=Payment.Status.CANCELED if result.status == "unknown" else Payment.Status.FAILED
+    )
+    notify_staff(
+        organisation=payment.organisation,
+        kind="payment_failed",
+        subject=_("Paiement échoué : %(amount)s %(currency)s, %(customer)s")
+        % {"amount": payment.amount, "currency": payment.currency, "customer": payment.customer.name},
+        body=payment.failure_message,
+    )
+    return payment
+
+
+def _settle(payment: Payment, actor=None) -> None:
+    """Post a succeeded payment to the ledger, apply it to invoices and tell staff."""
+    LedgerEntry.objects.create(
+        organisation_id=payment.organisation_id,
+        customer_id=payment.customer_id,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=-payment.amount,
+        payment=payment,
+        occurred_on=payment.received_on,
+    )
+    first = payment.invoice
+    if first is not None and first.kind == Invoice.Kind.PROFORMA:
+        first = convert_proforma(proforma=first, actor=actor)
+    settle_oldest_first(
+        customer=payment.customer, amount=payment.amount, payment=payment, actor=actor, first=first
+    )
+    notify_staff(
+        organisation=payment.organisation,
+        kind="payment_received",
+        subject=_("Paiement reçu : %(amount)s %(currency)s, %(customer)s")
+        % {"amount": payment.amount, "currency": payment.currency, "customer": payment.customer.name},
+        body=_("Mode : %(method)s. Référence : %(ref)s.")
+        % {
+            "method": payment.get_method_display(),
+            "ref": payment.provider_reference or payment.reference or "—",
+        },
+    )
+
+
+def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(minutes=2)) -> dict:
+    """Settle attempts left in doubt by asking the provider — never by charging again."""
+    cutoff = timezone.now() - older_than
+    counts = {"checked": 0, "settled": 0}
+    doubtful = ChargeAttempt.objects.filter(
+        state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING], created_at__lt=cutoff
+    )
+    for attempt in doubtful.iterator():
+        counts["checked"] += 1
+        result = get_provider(attempt.provider).fetch_status(idempotency_key=attempt.idempotency_key)
+        if result.status == "pending" and attempt.state == ChargeAttempt.State.PENDING:
+            continue
+        apply_charge_result(attempt=attempt, result=result)
+        counts["settled"] += 1
+    return counts
+
+
+# Webhooks ---------------------------------------------------------------------------------------
+
+
+def webhook_secret(*, provider: str, organisation: Organisation) -> str:
+    """Per-organisation signing secret of the sandbox, derived from the server's secret key."""
+    message = f"webhook:{provider}:{organisation.slug}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def receive_webhook(*, provider: str, organisation_slug: str, body: bytes, headers) -> list[WebhookEvent]:
+    """Verify and store each event once; processing happens in a task. Raises WebhookRejected."""
+    organisation = Organisation.objects.filter(slug=organisation_slug).first()
+    if organisation is None:
+        raise WebhookRejected("unknown organisation", 404)
+    try:
+        handler = get_provider(provider)
+    except LookupError as exc:
+        raise WebhookRejected("unknown provider", 404) from exc
+    events = handler.parse_webhook(
+        body=body, headers=headers, secret=webhook_secret(provider=provider, organisation=organisation)
+    )
+    stored = []
+    for event in events:
+        try:
+            with transaction.atomic():
+                stored.append(
+                    WebhookEvent.objects.create(
+                        organisation=organisation,
+                        provider=provider,
+                        event_id=event.event_id,
+                        event_type=event.event_type,
+                        payload=event.payload,
+                    )
+                )
+        except IntegrityError:
+            logger.info("duplicate webhook event %s %s ignored", provider, event.event_id)
+    return stored
+
+
+@transaction.atomic
+def process_webhook_event(*, event_id: int) -> None:
+    """Apply one stored event to the charge it names; replays and late arrivals change nothing."""
+    event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+    if event.processed_at:
+        return
+    parsed = get_provider(event.provider).parse_payload(event.payload)
+    attempt = ChargeAttempt.objects.filter(
+        organisation_id=event.organisation_id, provider=event.provider, provider_reference=parsed.reference
+    ).first()
+    if attempt is None:
+        event.error = "unknown charge"
+    else:
+        apply_charge_result(
+            attempt=attempt, result=ChargeResult(status=parsed.status, reference=parsed.reference)
+        )
+    event.processed_at = timezone.now()
+    event.save(update_fields=["processed_at", "error"])
+
+
+# Refunds and manual money -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def refund(*, payment: Payment, amount, actor=None) -> Payment:
+    """Give money back: the provider refunds, the invoices it settled reopen, the ledger owes again."""
+    payment = Payment.objects.select_for_update().select_related("organisation").get(pk=payment.pk)
+    check_can_write(actor, payment.organisation)
+    amount = _amount(amount)
+    if amount > payment.amount - payment.amount_refunded:
+        raise BusinessError(_("Le remboursement dépasse le montant encore remboursable."))
+    if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTLY_REFUNDED):
+        raise BusinessError(_("Seul un paiement réussi peut être remboursé."))
+    if payment.provider:
+        get_provider(payment.provider).refund(reference=payment.provider_reference, amount=amount)
+    payment.amount_refunded += amount
+    reverse_allocations(
+        payment=payment, amount=min(amount, sum(a.amount for a in payment.allocations.all())), actor=actor
+    )
+    LedgerEntry.objects.create(
+        organisation_id=payment.organisation_id,
+        customer_id=payment.customer_id,
+        kind=LedgerEntry.Kind.REFUND,
+        amount=amount,
+        payment=payment,
+        occurred_on=timezone.localdate(),
+    )
+    full = payment.amount_refunded == payment.amount
+    transition(
+        payment=payment, to=Payment.Status.REFUNDED if full else Payment.Status.PARTLY_REFUNDED, actor=actor
+    )
+    return payment
+
+
+@transaction.atomic
+def declare_transfer(
+    *, invoice: Invoice, kind: str, reference: str, sent_on: datetime.date, amount
+) -> TransferDeclaration:
+    """The customer says a transfer or cheque is on its way; the invoice stays unpaid, staff are told."""
+    if kind not in TransferDeclaration.Kind.values:
+        raise BusinessError(_("Mode de paiement inconnu."))
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    if invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.OPEN:
+        raise BusinessError(_("Cette facture n'est pas à payer."))
+    reference = (reference or "").strip()
+    if not reference:
+        raise BusinessError(_("Indiquez la référence du virement ou le numéro du chèque."))
+    if sent_on > timezone.localdate():
+        raise BusinessError(_("La date d'envoi ne peut pas être dans le futur."))
+    declaration = TransferDeclaration.objects.create(
+        organisation_id=invoice.organisation_id,
+        invoice=invoice,
+        kind=kind,
+        reference=reference[:120],
+        sent_on=sent_on,
+        amount=_amount(amount),
+    )
+    notify_staff(
+        organisation=invoice.organisation,
+        kind="transfer_declared",
+        subject=_("%(kind)s déclaré pour la facture %(number)s")
+        % {"kind": declaration.get_kind_display(), "number": invoice.number},
+        body=_("Référence : %(ref)s, montant : %(amount)s, envoyé le %(date)s.")
+        % {"ref": reference, "amount": declaration.amount, "date": sent_on.isoformat()},
+    )
+    return declaration
+
+
+def suspension_allowed(*, invoice: Invoice, today: datetime.date | None = None) -> bool:
+    """False while a declared transfer or cheque is within the organisation's grace period."""
+    today = today or timezone.localdate()
+    grace = datetime.timedelta(days=invoice.organisation.transfer_grace_days)
+    return not invoice.transfer_declarations.filter(
+        status=TransferDeclaration.Status.DECLARED, declared_at__date__gte=today - grace
+    ).exists()
 
 
 @transaction.atomic
@@ -39,19 +534,16 @@ def record_payment(
     """Record money received (transfer, cheque, cash) and settle invoices with it.
 
     The named invoice is settled first (a pro-forma is turned into its invoice), then the oldest
-    unpaid ones; whatever is left stays on the account as credit.
+    unpaid ones; whatever is left stays on the account as credit. A pending declaration of that
+    invoice is marked received.
     """
     check_can_write(actor, organisation)
     check_same_organisation(organisation, customer, invoice)
-    amount = to_decimal(amount)
-    if amount <= 0 or amount > MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
-        raise BusinessError(_("Le montant doit être positif, au cent près."))
+    amount = _amount(amount)
     if method not in Payment.Method.values:
         raise BusinessError(_("Mode de paiement inconnu."))
     if invoice is not None and invoice.customer_id != customer.pk:
         raise BusinessError(_("Objet introuvable."))
-    if invoice is not None and invoice.kind == Invoice.Kind.PROFORMA:
-        invoice = convert_proforma(proforma=invoice, actor=actor)
     received_on = received_on or timezone.localdate()
     if received_on > timezone.localdate():
         raise BusinessError(_("La date de réception ne peut pas être dans le futur."))
@@ -63,23 +555,16 @@ def record_payment(
         method=method,
         status=Payment.Status.SUCCEEDED,
         reference=reference[:120],
+        invoice=invoice,
         received_on=received_on,
         recorded_by=actor,
     )
-    LedgerEntry.objects.create(
-        organisation=organisation,
-        customer=customer,
-        kind=LedgerEntry.Kind.PAYMENT,
-        amount=-amount,
-        payment=payment,
-        occurred_on=received_on,
-    )
     record_transition(
-        obj=payment,
-        organisation=organisation,
-        actor=actor,
-        action="record",
-        to_state=payment.status,
+        obj=payment, organisation=organisation, actor=actor, action="record", to_state=payment.status
     )
-    settle_oldest_first(customer=customer, amount=amount, payment=payment, actor=actor, first=invoice)
+    _settle(payment, actor)
+    if invoice is not None:
+        TransferDeclaration.objects.filter(
+            invoice=invoice, status=TransferDeclaration.Status.DECLARED
+        ).update(status=TransferDeclaration.Status.RECEIVED, payment=payment)
     return payment

@@ -1,0 +1,16 @@
+from django.contrib import admin
+
+from acquitte.core.admin import OrganisationScopedAdmin
+
+from .models import Notification
+
+
+@admin.register(Notification)
+class NotificationAdmin(OrganisationScopedAdmin):
+    list_display = ["created_at", "kind", "subject", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["subject"]
+    readonly_fields = ["created_at", "kind", "subject", "body", "link", "emailed_at"]
+
+    def has_add_permission(self, request, *args):
+        return False

@@ -1,0 +1,16 @@
+import datetime
+
+from django.core.management.base import BaseCommand
+
+from acquitte.payments.services import reconcile_payments
+
+
+class Command(BaseCommand):
+    help = "Règle les prélèvements restés en suspens en interrogeant le prestataire (jamais en reprélevant)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", type=int, default=120, help="secondes (défaut 120)")
+
+    def handle(self, *args, older_than, **options):
+        counts = reconcile_payments(older_than=datetime.timedelta(seconds=older_than))
+        self.stdout.write(f"vérifiées : {counts['checked']}, réglées : {counts['settled']}")

@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task
+def process_webhook_event(event_id: int) -> None:
+    services.process_webhook_event(event_id=event_id)
+
+
+@shared_task
+def reconcile_payments() -> dict:
+    return services.reconcile_payments()
