@@ -563,20 +563,27 @@ def settle_oldest_first(
     """Spread ``amount`` over the customer's unpaid invoices, oldest due first; return what is left.
 
     What is left stays on the customer's account as credit (seed 001: "Effectuer un paiement").
+    Invoices are locked a few at a time, so a customer with thousands of open invoices costs no
+    more than one with two.
     """
     remaining = amount
-    open_invoices = list(
-        Invoice.objects.select_for_update()
-        .filter(customer=customer, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN)
-        .order_by("due_date", "issue_date", "id")
-    )
-    if first is not None:
-        open_invoices.sort(key=lambda inv: inv.pk != first.pk)
-    for invoice in open_invoices:
-        if remaining <= 0:
+    if first is not None and first.kind == Invoice.Kind.INVOICE:
+        first = Invoice.objects.select_for_update().get(pk=first.pk)
+        if first.status == Invoice.Status.OPEN and first.amount_due > 0:
+            part = min(remaining, first.amount_due)
+            allocate(invoice=first, amount=part, payment=payment, actor=actor)
+            remaining -= part
+    open_invoices = Invoice.objects.filter(
+        customer=customer, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+    ).order_by("due_date", "issue_date", "id")
+    while remaining > 0:
+        batch = list(open_invoices.select_for_update()[:20])
+        if not batch:
             break
-        part = min(remaining, invoice.amount_due)
-        if part > 0:
+        for invoice in batch:
+            if remaining <= 0:
+                break
+            part = min(remaining, invoice.amount_due)
             allocate(invoice=invoice, amount=part, payment=payment, actor=actor)
             remaining -= part
     return remaining

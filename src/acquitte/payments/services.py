@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import hmac
 import logging
+from contextlib import nullcontext
 from decimal import Decimal
 
 from django.conf import settings
@@ -406,8 +407,11 @@ def receive_webhook(*, provider: str, organisation_slug: str, body: bytes, heade
     )
     stored = []
     for event in events:
+        # The unique constraint, not a lookup, makes a replay a no-op. Outside a transaction the
+        # insert commits on its own; inside one it needs a savepoint to survive the conflict.
+        guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
         try:
-            with transaction.atomic():
+            with guard:
                 stored.append(
                     WebhookEvent.objects.create(
                         organisation=organisation,
