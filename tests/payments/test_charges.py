@@ -290,3 +290,23 @@ def test_transfer_declaration_waits_and_is_received(org_qc, customer_qc):
 def test_webhook_payload_is_json(org_qc):
     event = SandboxProvider().settle_debit(reference="none", outcome="paid_out")
     assert json.loads(json.dumps(event))["type"] == "payment.paid_out"
+
+
+def test_provider_credentials_are_encrypted_and_masked(org_qc):
+    from acquitte.payments.models import ProviderAccount
+
+    account = services.connect_provider(
+        organisation=org_qc,
+        provider="stripe",
+        mode="test",
+        credentials={"secret_key": "sk_test_abcdef123456", "webhook_secret": "whsec_zyx987"},
+    )
+    stored = ProviderAccount.objects.get(pk=account.pk).credentials_encrypted
+    assert "sk_test_abcdef123456" not in stored and "whsec" not in stored
+    assert services.masked_credentials(account) == {"secret_key": "••••3456", "webhook_secret": "••••x987"}
+    with pytest.raises(BusinessError, match="manquants"):
+        services.connect_provider(
+            organisation=org_qc, provider="paypal", mode="live", credentials={"client_id": "x"}
+        )
+    with pytest.raises(BusinessError, match="inconnu"):
+        services.connect_provider(organisation=org_qc, provider="bitcoin", mode="live", credentials={})

@@ -5,7 +5,7 @@ from acquitte.core.admin import OrganisationScopedAdmin, ReadOnlyMixin, ScopedTa
 from acquitte.core.errors import BusinessError
 
 from . import services
-from .models import ChargeAttempt, Payment, PaymentMethod, TransferDeclaration, WebhookEvent
+from .models import ChargeAttempt, Payment, PaymentMethod, ProviderAccount, TransferDeclaration, WebhookEvent
 
 
 class AttemptInline(ReadOnlyMixin, ScopedTabularInline):
@@ -73,3 +73,14 @@ class TransferDeclarationAdmin(ReadOnlyMixin, OrganisationScopedAdmin):
     list_display = ["declared_at", "invoice", "kind", "reference", "sent_on", "amount", "status"]
     list_filter = ["kind", "status"]
     search_fields = ["reference", "invoice__number"]
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(ReadOnlyMixin, OrganisationScopedAdmin):
+    list_display = ["provider", "mode", "credentials", "connected_at"]
+    exclude = ["credentials_encrypted"]
+    readonly_fields = ["credentials"]
+
+    @admin.display(description=_("identifiants"))
+    def credentials(self, obj):
+        return ", ".join(f"{k}: {v}" for k, v in services.masked_credentials(obj).items())

@@ -247,3 +247,27 @@ class TransferDeclaration(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.reference}"
+
+
+class ProviderAccount(models.Model):
+    """An organisation's connection to a payment provider; credentials are encrypted at rest."""
+
+    class Mode(models.TextChoices):
+        TEST = "test", _("Test")
+        LIVE = "live", _("Production")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(_("prestataire"), max_length=20)
+    mode = models.CharField(_("mode"), max_length=4, choices=Mode.choices, default=Mode.TEST)
+    credentials_encrypted = models.TextField(editable=False)
+    connected_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("compte de prestataire")
+        verbose_name_plural = _("comptes de prestataire")
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "provider"], name="provideraccount_once")
+        ]
+
+    def __str__(self):
+        return f"{self.provider} ({self.get_mode_display()})"

@@ -27,8 +27,8 @@ from acquitte.invoicing.models import Invoice, LedgerEntry
 from acquitte.invoicing.services import convert_proforma, reverse_allocations, settle_oldest_first
 from acquitte.notifications.services import notify_staff
 
-from . import validation
-from .models import ChargeAttempt, Payment, PaymentMethod, TransferDeclaration, WebhookEvent
+from . import secrets, validation
+from .models import ChargeAttempt, Payment, PaymentMethod, ProviderAccount, TransferDeclaration, WebhookEvent
 from .providers import get_provider
 from .providers.base import ChargeResult, WebhookRejected
 
@@ -572,3 +572,44 @@ def record_payment(
             invoice=invoice, status=TransferDeclaration.Status.DECLARED
         ).update(status=TransferDeclaration.Status.RECEIVED, payment=payment)
     return payment
+
+
+# Provider accounts ------------------------------------------------------------------------------
+
+PROVIDER_FIELDS = {
+    "sandbox": ("webhook_secret",),
+    "stripe": ("secret_key", "webhook_secret"),
+    "paypal": ("client_id", "client_secret"),
+    "gocardless": ("access_token", "webhook_secret"),
+}
+
+
+@transaction.atomic
+def connect_provider(
+    *, organisation, provider: str, mode: str, credentials: dict, actor=None
+) -> ProviderAccount:
+    """Store (or replace) an organisation's credentials for a provider, encrypted."""
+    check_can_write(actor, organisation)
+    if actor is not None and not actor.can_manage_settings:
+        raise BusinessError(_("Seul un propriétaire peut connecter un prestataire."))
+    if provider not in PROVIDER_FIELDS:
+        raise BusinessError(_("Prestataire inconnu."))
+    if mode not in ProviderAccount.Mode.values:
+        raise BusinessError(_("Mode inconnu."))
+    missing = [f for f in PROVIDER_FIELDS[provider] if not str(credentials.get(f, "")).strip()]
+    if missing:
+        raise BusinessError(_("Champs manquants : %(fields)s.") % {"fields": ", ".join(missing)})
+    clean = {f: str(credentials[f]).strip() for f in PROVIDER_FIELDS[provider]}
+    account, _created = ProviderAccount.objects.update_or_create(
+        organisation=organisation,
+        provider=provider,
+        defaults={"mode": mode, "credentials_encrypted": secrets.encrypt(clean)},
+    )
+    record_transition(obj=account, organisation=organisation, actor=actor, action="connect", to_state=mode)
+    return account
+
+
+def masked_credentials(account: ProviderAccount) -> dict:
+    return {
+        name: secrets.masked(value) for name, value in secrets.decrypt(account.credentials_encrypted).items()
+    }
