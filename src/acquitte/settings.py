@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "acquitte.invoicing",
     "acquitte.payments",
     "acquitte.notifications",
+    "acquitte.portal",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +116,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 

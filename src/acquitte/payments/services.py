@@ -199,13 +199,32 @@ def pay_invoice(
     *, invoice: Invoice, payment_method: PaymentMethod, idempotency_key: str, actor=None
 ) -> Payment:
     """Charge the amount due of an invoice to a saved method, once whatever happens."""
+    _check_method(payment_method, invoice.customer)
     return _charge(
         customer=invoice.customer,
         invoice=invoice,
         amount=None,
+        token=payment_method.token,
+        kind=_payment_kind(payment_method),
         method=payment_method,
+        provider=payment_method.provider,
         idempotency_key=idempotency_key,
         actor=actor,
+    )
+
+
+def pay_invoice_once(*, invoice: Invoice, token: str, kind: str, idempotency_key: str) -> Payment:
+    """Charge an invoice with a one-time provider token (a hosted checkout; nothing is saved)."""
+    return _charge(
+        customer=invoice.customer,
+        invoice=invoice,
+        amount=None,
+        token=token,
+        kind=kind,
+        method=None,
+        provider="sandbox",
+        idempotency_key=idempotency_key,
+        actor=None,
     )
 
 
@@ -213,29 +232,44 @@ def make_payment(
     *, customer, amount, payment_method: PaymentMethod, idempotency_key: str, actor=None
 ) -> Payment:
     """Pay an amount of the customer's choosing (seed 001): oldest invoices first, the rest is credit."""
+    _check_method(payment_method, customer)
     return _charge(
         customer=customer,
         invoice=None,
         amount=_amount(amount),
+        token=payment_method.token,
+        kind=_payment_kind(payment_method),
         method=payment_method,
+        provider=payment_method.provider,
         idempotency_key=idempotency_key,
         actor=actor,
     )
 
 
-def _charge(*, customer, invoice, amount, method, idempotency_key, actor) -> Payment:
+def _check_method(method: PaymentMethod, customer) -> None:
+    if method.customer_id != customer.pk or method.status != PaymentMethod.Status.VALID:
+        raise BusinessError(_("Ce moyen de paiement n'est pas utilisable."))
+
+
+def _payment_kind(method: PaymentMethod) -> str:
+    return Payment.Method.CARD if method.kind == "card" else Payment.Method.DIRECT_DEBIT
+
+
+def _charge(*, customer, invoice, amount, token, kind, method, provider, idempotency_key, actor) -> Payment:
     attempt, created = _open_attempt(
         customer=customer,
         invoice=invoice,
         amount=amount,
+        kind=kind,
         method=method,
+        provider=provider,
         idempotency_key=idempotency_key,
         actor=actor,
     )
     if not created:
         return attempt.payment
     result = get_provider(attempt.provider).charge(
-        token=method.token,
+        token=token,
         amount=attempt.payment.amount,
         currency=attempt.payment.currency,
         idempotency_key=attempt.idempotency_key,
@@ -244,7 +278,7 @@ def _charge(*, customer, invoice, amount, method, idempotency_key, actor) -> Pay
 
 
 @transaction.atomic
-def _open_attempt(*, customer, invoice, amount, method, idempotency_key, actor):
+def _open_attempt(*, customer, invoice, amount, kind, method, provider, idempotency_key, actor):
     """Commit the payment and its attempt before any provider call; reuse them for a known key."""
     if not idempotency_key or len(idempotency_key) > 80:
         raise BusinessError(_("Clé d'idempotence manquante ou trop longue."))
@@ -255,14 +289,11 @@ def _open_attempt(*, customer, invoice, amount, method, idempotency_key, actor):
         if existing.payment.customer_id != customer.pk:
             raise BusinessError(_("Objet introuvable."))
         return existing, False
-    if method.customer_id != customer.pk or method.status != PaymentMethod.Status.VALID:
-        raise BusinessError(_("Ce moyen de paiement n'est pas utilisable."))
     if invoice is not None:
         if invoice.customer_id != customer.pk:
             raise BusinessError(_("Objet introuvable."))
-        if invoice.kind == Invoice.Kind.PROFORMA and invoice.status == Invoice.Status.OPEN:
-            pass
-        elif invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.OPEN:
+        payable = invoice.kind in (Invoice.Kind.INVOICE, Invoice.Kind.PROFORMA)
+        if not payable or invoice.status != Invoice.Status.OPEN:
             raise BusinessError(_("Cette facture n'est pas à payer."))
         in_flight = ChargeAttempt.objects.filter(
             payment__invoice=invoice, state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING]
@@ -275,11 +306,11 @@ def _open_attempt(*, customer, invoice, amount, method, idempotency_key, actor):
         customer=customer,
         amount=amount,
         currency=customer.organisation.currency,
-        method=Payment.Method.CARD if method.kind == "card" else Payment.Method.DIRECT_DEBIT,
+        method=kind,
         status=Payment.Status.PROCESSING,
         invoice=invoice,
         payment_method=method,
-        provider=method.provider,
+        provider=provider,
         received_on=timezone.localdate(),
         recorded_by=actor if getattr(actor, "pk", None) else None,
     )
@@ -287,7 +318,7 @@ def _open_attempt(*, customer, invoice, amount, method, idempotency_key, actor):
         organisation_id=customer.organisation_id,
         payment=payment,
         idempotency_key=idempotency_key,
-        provider=method.provider,
+        provider=provider,
     )
     return attempt, True
 

@@ -6,4 +6,6 @@ app_name = "payments"
 
 urlpatterns = [
     path("webhooks/<slug:provider>/<slug:organisation>/", views.webhook, name="webhook"),
+    path("sandbox/card/<str:session>/", views.sandbox_card, name="sandbox_card"),
+    path("sandbox/paypal/<str:session>/", views.sandbox_paypal, name="sandbox_paypal"),
 ]

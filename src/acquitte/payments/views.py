@@ -1,11 +1,18 @@
 import logging
 
+from django.contrib import messages
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from . import services, tasks
+from acquitte.core.errors import BusinessError
+
+from . import checkout, services, tasks
+from .forms import CardForm
 from .providers.base import WebhookRejected
 
 logger = logging.getLogger(__name__)
@@ -29,3 +36,59 @@ def webhook(request, provider: str, organisation: str):
     for event in stored:
         transaction.on_commit(lambda pk=event.pk: tasks.process_webhook_event.delay(pk))
     return HttpResponse(status=200)
+
+
+@sensitive_post_parameters("number", "cvv")
+def sandbox_card(request, session: str):
+    """The sandbox's hosted card page (a real provider serves this on its own domain)."""
+    try:
+        invoice, kind, _key, return_path = checkout.read_checkout(session)
+    except BusinessError:
+        raise Http404 from None
+    if kind != "card":
+        raise Http404
+    form = CardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = checkout.complete_card_checkout(session=session, **form.cleaned_data)
+        except BusinessError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            _report(request, payment)
+            return redirect(return_path)
+    return render(
+        request, "payments/sandbox_card.html", {"form": form, "invoice": invoice, "return_path": return_path}
+    )
+
+
+def sandbox_paypal(request, session: str):
+    """A PayPal-style approval page: approve or cancel, then back to where the payer came from."""
+    try:
+        invoice, kind, _key, return_path = checkout.read_checkout(session)
+    except BusinessError:
+        raise Http404 from None
+    if kind != "paypal":
+        raise Http404
+    if request.method == "POST":
+        approved = request.POST.get("decision") == "approve"
+        try:
+            payment = checkout.complete_paypal_checkout(session=session, approved=approved)
+        except BusinessError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if payment is None:
+                messages.info(request, _("Paiement PayPal annulé ; la facture reste à payer."))
+            else:
+                _report(request, payment)
+        return redirect(return_path)
+    return render(request, "payments/sandbox_paypal.html", {"invoice": invoice, "return_path": return_path})
+
+
+def _report(request, payment) -> None:
+    if payment.status == "succeeded":
+        messages.success(request, _("Paiement accepté. Merci !"))
+    else:
+        messages.error(
+            request,
+            _("Paiement refusé : %(reason)s La facture reste à payer.") % {"reason": payment.failure_message},
+        )

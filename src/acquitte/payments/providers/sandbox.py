@@ -38,7 +38,7 @@ class SandboxProvider(Provider):
     name = "sandbox"
 
     def save_method(self, *, kind: str, number: str, scheme: str) -> SavedMethod:
-        behaviour = TEST_CARDS.get(number, "succeed") if kind == "card" else "debit"
+        behaviour = {"card": TEST_CARDS.get(number, "succeed"), "paypal": "succeed"}.get(kind, "debit")
         token = f"sbx_pm_{secrets.token_hex(12)}"
         SandboxToken.objects.create(token=token, behaviour=behaviour, kind=kind)
         return SavedMethod(token=token, scheme=scheme, last4=number[-4:])
