@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
 from acquitte.core.demo import DEMO_PASSWORD, load_demo
-from acquitte.customers.models import User
+from acquitte.customers.models import Organisation, User
+from acquitte.invoicing.models import Invoice
 
 
 class Command(BaseCommand):
@@ -19,6 +20,16 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Acquitte : {url}"))
         self.stdout.write(f"Back-office (staff) : {url}admin/")
         self.stdout.write(f"Mot de passe de tous les comptes de démonstration : {DEMO_PASSWORD}")
+        for organisation in Organisation.objects.order_by("id"):
+            invoice = (
+                Invoice.objects.filter(organisation=organisation, kind="invoice", status="open")
+                .order_by("due_date")
+                .first()
+            )
+            if invoice:
+                self.stdout.write(
+                    f"Lien de paiement public ({organisation.name}, {invoice.number}) : {url}i/{invoice.public_token}/"
+                )
         demo_users = User.objects.filter(email__endswith=".demo").select_related("organisation", "customer")
         for user in demo_users.order_by("organisation_id", "customer_id", "email"):
             who = user.organisation.name if user.organisation else f"client {user.customer.name}"
