@@ -166,3 +166,26 @@ def test_draft_lines_edited_in_admin_recompute_totals(client, two_orgs):
     inv = Invoice.objects.get(customer=ca)
     assert inv.total == Decimal("114.98")
     assert inv.created_by.email == "owner@org-a.test"
+
+
+def test_staff_record_a_cheque_received(client, two_orgs):
+    a, b = two_orgs
+    ca = factories.customer(a)
+    inv = factories.invoice(a, ca)
+    other = factories.invoice(b, factories.customer(b, name="Client B"))
+    login(client, staff(a, role="accountant"))
+    assert (
+        "Enregistrer un paiement reçu"
+        in client.get(f"/admin/invoicing/invoice/{inv.pk}/change/").content.decode()
+    )
+    url = f"/admin/invoicing/invoice/{inv.pk}/paiement/"
+    bad = client.post(url, {"method": "cheque", "amount": "-1", "received_on": "2026-01-01"})
+    assert bad.status_code == 200
+    client.post(
+        url, {"method": "cheque", "amount": "114.98", "received_on": "2026-01-01", "reference": "Chèque 88"}
+    )
+    inv.refresh_from_db()
+    assert inv.status == "paid"
+    assert client.get(f"/admin/invoicing/invoice/{other.pk}/paiement/").status_code == 404
+    login(client, staff(a, role="read_only", email="ro@a.test"))
+    assert client.get(url).status_code == 403

@@ -5,7 +5,7 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase
 
 from acquitte.invoicing.services import revoke_public_link
 from acquitte.notifications.models import Notification
@@ -129,3 +129,35 @@ def test_card_number_is_not_kept(client, invoice):
     dump = io.StringIO()
     call_command("dumpdata", stdout=dump)
     assert "4242424242424242" not in dump.getvalue()
+
+
+def test_direct_debit_mandate_then_settlement_through_webhooks(client, invoice):
+    start = client.post(f"/i/{invoice.public_token}/payer/debit/")
+    assert "MODE TEST" in client.get(start.url).content.decode()
+    bad = client.post(
+        start.url, {"holder": "A", "scheme": "pad", "institution": "06", "transit": "1", "account": "1"}
+    )
+    assert "Institution" in bad.content.decode()
+    response = client.post(
+        start.url,
+        {
+            "holder": "Isabelle Côté",
+            "scheme": "pad",
+            "institution": "006",
+            "transit": "00123",
+            "account": "1234567",
+        },
+        follow=True,
+    )
+    assert "Prélèvement autorisé" in response.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.status == "open"
+    out = io.StringIO()
+    with TestCase.captureOnCommitCallbacks(execute=True):  # webhook tasks run after commit
+        call_command("sandbox_settle_debits", stdout=out)
+    assert "1" in out.getvalue()
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    dump = io.StringIO()
+    call_command("dumpdata", stdout=dump)
+    assert "908172635" not in dump.getvalue()

@@ -1,9 +1,16 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from acquitte.core.admin import OrganisationScopedAdmin, ScopedTabularInline
 from acquitte.core.errors import BusinessError
+from acquitte.payments import services as payments
+from acquitte.payments.forms import RecordPaymentForm
 
 from . import services
 from .models import Allocation, Invoice, InvoiceLine, InvoiceTax, LedgerEntry
@@ -93,15 +100,64 @@ class InvoiceAdmin(OrganisationScopedAdmin):
         "online_payment",
         "notes",
     ]
+    readonly_fields = ["record_payment_link"]
     computed_fields = ["number", "status_label", "subtotal", "tax_total", "total", "amount_paid", "corrects"]
 
     def get_fields(self, request, obj=None):
-        return [*self.draft_fields, *self.computed_fields]
+        return [*self.draft_fields, *self.computed_fields, "record_payment_link"]
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/paiement/",
+                self.admin_site.admin_view(self.record_payment_view),
+                name="invoicing_invoice_record_payment",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("paiement reçu"))
+    def record_payment_link(self, obj):
+        if obj is None or obj.status != Invoice.Status.OPEN or obj.kind == Invoice.Kind.CREDIT_NOTE:
+            return "—"
+        url = reverse("admin:invoicing_invoice_record_payment", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Enregistrer un paiement reçu"))
+
+    def record_payment_view(self, request, pk: int):
+        """Record a transfer, cheque or cash received for this invoice, through the payments service."""
+        invoice = self.get_queryset(request).filter(pk=pk).first()
+        if invoice is None or not self.has_view_permission(request, invoice):
+            raise Http404
+        if not request.user.can_write:
+            raise PermissionDenied
+        form = RecordPaymentForm(request.POST or None, initial={"amount": invoice.amount_due})
+        if request.method == "POST" and form.is_valid():
+            try:
+                payments.record_payment(
+                    organisation=invoice.organisation,
+                    customer=invoice.customer,
+                    invoice=invoice,
+                    actor=request.user,
+                    **form.cleaned_data,
+                )
+            except BusinessError as exc:
+                form.add_error(None, " ".join(exc.messages))
+            else:
+                messages.success(request, _("Paiement enregistré et affecté."))
+                return redirect("admin:invoicing_invoice_change", invoice.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Enregistrer un paiement reçu — %(number)s") % {"number": invoice.number},
+            "form": form,
+            "invoice": invoice,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/invoicing/record_payment.html", context)
 
     def get_readonly_fields(self, request, obj=None):
         if _is_draft(obj):
-            return self.computed_fields
-        return [*self.draft_fields, *self.computed_fields]
+            return [*self.computed_fields, "record_payment_link"]
+        return [*self.draft_fields, *self.computed_fields, "record_payment_link"]
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and _is_draft(obj)

@@ -12,21 +12,24 @@ from acquitte.core.errors import BusinessError
 from acquitte.invoicing.models import Invoice
 
 from . import services, validation
+from .models import Payment
 from .providers import get_provider
 
 SALT = "acquitte.payments.checkout"
 MAX_AGE = 3600
-KINDS = ("card", "paypal")
+KINDS = ("card", "paypal", "debit")
 
 
 def start_checkout(*, invoice: Invoice, kind: str, return_path: str) -> str:
+    """Open a hosted checkout and return the provider's page to send the payer to."""
     if kind not in KINDS:
         raise BusinessError(_("Mode de paiement inconnu."))
     if invoice.status != Invoice.Status.OPEN or not invoice.online_payment:
         raise BusinessError(_("Cette facture n'est pas à payer en ligne."))
     if not return_path.startswith("/") or return_path.startswith("//"):
         raise BusinessError(_("Adresse de retour invalide."))
-    return signing.dumps({"i": invoice.pk, "k": kind, "n": uuid.uuid4().hex, "r": return_path}, salt=SALT)
+    session = signing.dumps({"i": invoice.pk, "k": kind, "n": uuid.uuid4().hex, "r": return_path}, salt=SALT)
+    return get_provider("sandbox").checkout_url(session=session, kind=kind)
 
 
 def read_checkout(session: str) -> tuple[Invoice, str, str, str]:
@@ -62,3 +65,15 @@ def complete_paypal_checkout(*, session: str, approved: bool):
         return None
     token = get_provider("sandbox").save_method(kind="paypal", number="paypal", scheme="paypal").token
     return services.pay_invoice_once(invoice=invoice, token=token, kind="paypal", idempotency_key=key)
+
+
+def complete_debit_checkout(*, session: str, holder: str, scheme: str, **account) -> Payment:
+    """The payer authorised a direct-debit mandate; the debit settles later through webhooks."""
+    invoice, kind, key, _return = read_checkout(session)
+    if kind != "debit":
+        raise BusinessError(_("Cette session de paiement est invalide ou expirée."))
+    if not (holder or "").strip():
+        raise BusinessError(_("Le nom du titulaire est obligatoire."))
+    number = services.bank_account_number(scheme=scheme, **account)
+    token = get_provider("sandbox").save_method(kind="bank_debit", number=number, scheme=scheme).token
+    return services.pay_invoice_once(invoice=invoice, token=token, kind="direct_debit", idempotency_key=key)

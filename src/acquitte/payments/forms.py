@@ -32,3 +32,41 @@ class TransferDeclarationForm(forms.Form):
         label=_("Envoyé le"), initial=datetime.date.today, widget=forms.DateInput(attrs={"type": "date"})
     )
     amount = forms.DecimalField(label=_("Montant"), max_digits=14, decimal_places=2, min_value=0.01)
+
+
+class DebitMandateForm(forms.Form):
+    holder = forms.CharField(label=_("Titulaire du compte (prénom et nom)"), max_length=120)
+    scheme = forms.ChoiceField(
+        label=_("Type de compte"),
+        choices=[
+            ("pad", _("Débit préautorisé (Canada)")),
+            ("ach", _("Prélèvement ACH (États-Unis)")),
+            ("sepa", _("Prélèvement SEPA")),
+        ],
+    )
+    bank_name = forms.CharField(label=_("Nom de la banque"), max_length=120, required=False)
+    institution = forms.CharField(label=_("Institution (3 chiffres)"), max_length=3, required=False)
+    transit = forms.CharField(label=_("Transit (5 chiffres)"), max_length=5, required=False)
+    routing = forms.CharField(label=_("Numéro d'acheminement (9 chiffres)"), max_length=9, required=False)
+    account = forms.CharField(label=_("Numéro de compte"), max_length=17, required=False)
+    iban = forms.CharField(label=_("IBAN"), max_length=42, required=False)
+    bic = forms.CharField(label=_("BIC"), max_length=11, required=False)
+
+
+class RecordPaymentForm(forms.Form):
+    """Staff record money received outside the providers (seed 000: transfer or cheque)."""
+
+    method = forms.ChoiceField(
+        label=_("Mode"),
+        choices=[
+            ("bank_transfer", _("Virement bancaire")),
+            ("cheque", _("Chèque")),
+            ("cash", _("Espèces")),
+            ("other", _("Autre")),
+        ],
+    )
+    amount = forms.DecimalField(label=_("Montant reçu"), max_digits=14, decimal_places=2, min_value=0.01)
+    received_on = forms.DateField(
+        label=_("Reçu le"), initial=datetime.date.today, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reference = forms.CharField(label=_("Référence"), max_length=120, required=False)

@@ -155,14 +155,15 @@ def add_bank_account(
     actor=None,
 ) -> PaymentMethod:
     """Save a bank account for direct debit (US ACH, Canadian PAD or SEPA); it becomes the default."""
-    if scheme == "ach":
-        number = validation.check_ach_routing(routing) + validation.check_account_number(account)
-    elif scheme == "pad":
-        number = validation.check_pad(institution=institution, transit=transit, account=account)
-    elif scheme == "sepa":
-        number = validation.check_sepa(iban=iban, bic=bic)
-    else:
-        raise BusinessError(_("Type de prélèvement inconnu."))
+    number = bank_account_number(
+        scheme=scheme,
+        routing=routing,
+        account=account,
+        institution=institution,
+        transit=transit,
+        iban=iban,
+        bic=bic,
+    )
     return _save_method(
         customer=customer,
         actor=actor,
@@ -173,6 +174,19 @@ def add_bank_account(
         contact=contact,
         bank_name=(bank_name or "")[:120],
     )
+
+
+def bank_account_number(
+    *, scheme: str, routing="", account="", institution="", transit="", iban="", bic="", bank_name=""
+) -> str:
+    """The account number to hand to the provider, checked for its scheme (ACH, PAD or SEPA)."""
+    if scheme == "ach":
+        return validation.check_ach_routing(routing) + validation.check_account_number(account)
+    if scheme == "pad":
+        return validation.check_pad(institution=institution, transit=transit, account=account)
+    if scheme == "sepa":
+        return validation.check_sepa(iban=iban, bic=bic)
+    raise BusinessError(_("Type de prélèvement inconnu."))
 
 
 @transaction.atomic

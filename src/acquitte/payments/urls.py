@@ -8,4 +8,5 @@ urlpatterns = [
     path("webhooks/<slug:provider>/<slug:organisation>/", views.webhook, name="webhook"),
     path("sandbox/card/<str:session>/", views.sandbox_card, name="sandbox_card"),
     path("sandbox/paypal/<str:session>/", views.sandbox_paypal, name="sandbox_paypal"),
+    path("sandbox/debit/<str:session>/", views.sandbox_debit, name="sandbox_debit"),
 ]

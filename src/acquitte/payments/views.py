@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from acquitte.core.errors import BusinessError
 
 from . import checkout, services, tasks
-from .forms import CardForm
+from .forms import CardForm, DebitMandateForm
 from .providers.base import WebhookRejected
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,38 @@ def sandbox_paypal(request, session: str):
     return render(request, "payments/sandbox_paypal.html", {"invoice": invoice, "return_path": return_path})
 
 
+@sensitive_post_parameters("routing", "account", "iban", "institution", "transit")
+def sandbox_debit(request, session: str):
+    """The sandbox's direct-debit mandate page: the payer authorises, the debit settles later."""
+    try:
+        invoice, kind, _key, return_path = checkout.read_checkout(session)
+    except BusinessError:
+        raise Http404 from None
+    if kind != "debit":
+        raise Http404
+    form = DebitMandateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = checkout.complete_debit_checkout(session=session, **form.cleaned_data)
+        except BusinessError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            _report(request, payment)
+            return redirect(return_path)
+    return render(
+        request, "payments/sandbox_debit.html", {"form": form, "invoice": invoice, "return_path": return_path}
+    )
+
+
 def _report(request, payment) -> None:
-    if payment.status == "succeeded":
+    if payment.status == "processing":
+        messages.info(
+            request,
+            _(
+                "Prélèvement autorisé : la facture sera marquée payée dès que votre banque aura réglé le montant."
+            ),
+        )
+    elif payment.status == "succeeded":
         messages.success(request, _("Paiement accepté. Merci !"))
     else:
         messages.error(

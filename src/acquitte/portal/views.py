@@ -40,13 +40,13 @@ def public_invoice(request, token: str):
 def public_pay(request, token: str, kind: str):
     invoice = _invoice_or_404(token)
     try:
-        session = checkout.start_checkout(
+        provider_page = checkout.start_checkout(
             invoice=invoice, kind=kind, return_path=reverse("portal:public_invoice", args=[token])
         )
     except BusinessError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("portal:public_invoice", token=token)
-    return redirect(f"payments:sandbox_{kind}", session=session)
+    return redirect(provider_page)
 
 
 @require_POST

@@ -42,6 +42,11 @@ class WebhookRejected(Exception):
 class Provider:
     name = ""
 
+    def checkout_url(self, *, session: str, kind: str) -> str:
+        """Where to send the payer to pay (card, PayPal) or sign a mandate (debit); they come back
+        to the return path carried by the session."""
+        raise NotImplementedError
+
     def save_method(self, *, kind: str, number: str, scheme: str) -> SavedMethod:
         """Tokenise a card or account number; the number itself never reaches our database."""
         raise NotImplementedError

@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from ..models import SandboxCharge, SandboxToken
 from .base import ChargeResult, Provider, ProviderEvent, SavedMethod, WebhookRejected
@@ -36,6 +37,9 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
 
 class SandboxProvider(Provider):
     name = "sandbox"
+
+    def checkout_url(self, *, session: str, kind: str) -> str:
+        return reverse(f"payments:sandbox_{kind}", args=[session])
 
     def save_method(self, *, kind: str, number: str, scheme: str) -> SavedMethod:
         behaviour = {"card": TEST_CARDS.get(number, "succeed"), "paypal": "succeed"}.get(kind, "debit")
@@ -90,6 +94,10 @@ class SandboxProvider(Provider):
             "created": int(time.time()),
             "data": {"reference": reference},
         }
+
+    @staticmethod
+    def event_body(event: dict) -> bytes:
+        return json.dumps(event).encode()
 
     def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
         header = headers.get(SIGNATURE_HEADER, "")

@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.test import Client
+
+from acquitte.payments import services
+from acquitte.payments.models import ChargeAttempt
+from acquitte.payments.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
+
+
+class Command(BaseCommand):
+    help = (
+        "Bac à sable : fait aboutir (ou échouer) les prélèvements en attente en postant les webhooks "
+        "signés au point d'entrée de l'application, comme le ferait un vrai prestataire."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--outcome", choices=["paid_out", "failed"], default="paid_out")
+
+    def handle(self, *args, outcome, **options):
+        client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "127.0.0.1")
+        sandbox = SandboxProvider()
+        pending = ChargeAttempt.objects.filter(provider="sandbox", state="pending").select_related(
+            "organisation"
+        )
+        done = 0
+        for attempt in pending:
+            secret = services.webhook_secret(provider="sandbox", organisation=attempt.organisation)
+            for step in ("confirmed", outcome):
+                body = sandbox.event_body(
+                    sandbox.settle_debit(reference=attempt.provider_reference, outcome=step)
+                )
+                url = f"/webhooks/sandbox/{attempt.organisation.slug}/"
+                response = client.post(
+                    url,
+                    data=body,
+                    content_type="application/json",
+                    headers={SIGNATURE_HEADER: sign(body, secret)},
+                )
+                if response.status_code != 200:
+                    self.stderr.write(f"{attempt.provider_reference}: HTTP {response.status_code}")
+            done += 1
+        self.stdout.write(f"prélèvements traités : {done} ({outcome})")
