@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import RedirectView
 
 admin.site.site_header = _("Acquitte — back-office")
 admin.site.site_title = "Acquitte"
@@ -12,5 +11,4 @@ urlpatterns = [
     path("", include("acquitte.payments.urls")),
     path("", include("acquitte.portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -159,3 +159,40 @@ def accept_terms(*, customer, user, terms: TermsVersion, ip_address: str) -> Ter
         customer=customer, terms=terms, defaults={"user": user, "ip_address": ip_address}
     )
     return acceptance
+
+
+@transaction.atomic
+def complete_first_login(
+    *,
+    customer,
+    user,
+    terms: TermsVersion,
+    ip_address: str,
+    address: Address | None = None,
+    new_address: dict | None = None,
+    contact: dict,
+) -> TermsAcceptance:
+    """Seed 001's first login: confirm or create the billing address, give the main contact,
+    accept the terms — all or nothing."""
+    if address is not None and address.customer_id != customer.pk:
+        raise BusinessError(_("Objet introuvable."))
+    if address is None:
+        if not new_address:
+            raise BusinessError(_("Choisissez ou créez une adresse de facturation."))
+        address = add_address(customer=customer, **new_address)
+    set_default_address(address=address)
+    name = (contact.get("name") or "").strip()
+    if not name:
+        raise BusinessError(_("Le nom du contact principal est obligatoire."))
+    primary = customer.contacts.filter(is_primary=True).first() or Contact(customer=customer, is_primary=True)
+    primary.name, primary.email, primary.phone = name, contact.get("email", ""), contact.get("phone", "")
+    _validated(primary).save()
+    return accept_terms(customer=customer, user=user, terms=terms, ip_address=ip_address)
+
+
+def terms_to_accept(customer) -> TermsVersion | None:
+    """The current terms if this customer has not accepted them yet."""
+    terms = current_terms(customer.organisation)
+    if terms is None or customer.terms_acceptances.filter(terms=terms).exists():
+        return None
+    return terms

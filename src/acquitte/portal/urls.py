@@ -1,10 +1,35 @@
-from django.urls import path
+from django.contrib.auth import views as auth
+from django.urls import path, reverse_lazy
 
-from . import views
+from . import account_views, views
 
 app_name = "portal"
 
 urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("connexion/", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("deconnexion/", auth.LogoutView.as_view(next_page=reverse_lazy("portal:login")), name="logout"),
+    path(
+        "mot-de-passe/",
+        auth.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt",
+            success_url=reverse_lazy("portal:password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path("mot-de-passe/envoye/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "mot-de-passe/<uidb64>/<token>/",
+        auth.PasswordResetConfirmView.as_view(success_url=reverse_lazy("portal:password_reset_complete")),
+        name="password_reset_confirm",
+    ),
+    path("mot-de-passe/termine/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("factures/", account_views.invoice_list, name="invoices"),
+    path("factures/<int:pk>/", account_views.invoice_detail, name="invoice_detail"),
+    path("factures/<int:pk>/payer/<str:kind>/", account_views.invoice_pay, name="invoice_pay"),
+    path("facturation/", account_views.billing, name="billing"),
+    path("facturation/moyens/<int:pk>/<str:action>/", account_views.method_action, name="method_action"),
+    path("conditions/", account_views.first_login, name="first_login"),
     path("i/<str:token>/", views.public_invoice, name="public_invoice"),
     path("i/<str:token>/payer/<str:kind>/", views.public_pay, name="public_pay"),
     path("i/<str:token>/declarer/", views.public_declare, name="public_declare"),

@@ -1,0 +1,295 @@
+"""The signed-in customer area: home, invoices, billing and payment methods, first login."""
+
+import datetime
+import uuid
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from acquitte.core.errors import BusinessError
+from acquitte.customers import services as customers
+from acquitte.invoicing.selectors import receivables
+from acquitte.payments import checkout
+from acquitte.payments import services as payments
+from acquitte.payments.forms import CardForm, DebitMandateForm, TransferDeclarationForm
+from acquitte.payments.models import PaymentMethod, TransferDeclaration
+
+from . import selectors
+from .forms import FirstLoginForm, PaymentAmountForm
+
+
+def customer_required(view):
+    """Portal pages are for a customer's users; staff go to the back office."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("portal:login"))
+        if user.customer_id is None:
+            return redirect("admin:index")
+        return view(request, *args, customer=user.customer, **kwargs)
+
+    return wrapped
+
+
+def _methods(customer):
+    return PaymentMethod.objects.filter(customer=customer, status=PaymentMethod.Status.VALID)
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
+
+
+@customer_required
+def home(request, customer):
+    soon = timezone.localdate() + datetime.timedelta(days=60)
+    expiring = [
+        m
+        for m in _methods(customer).filter(kind="card")
+        if m.exp_year and datetime.date(m.exp_year, m.exp_month, 28) <= soon
+    ]
+    context = {
+        "customer": customer,
+        "figures": receivables(customer),
+        "recent": selectors.portal_invoices(customer=customer)[:5],
+        "terms_pending": customers.terms_to_accept(customer),
+        "expiring": expiring,
+        "declared": TransferDeclaration.objects.filter(invoice__customer=customer, status="declared"),
+    }
+    return render(request, "portal/home.html", context)
+
+
+@customer_required
+def invoice_list(request, customer):
+    sort, status, year = (
+        request.GET.get("tri", ""),
+        request.GET.get("statut", ""),
+        request.GET.get("annee", ""),
+    )
+    invoices = selectors.portal_invoices(customer=customer, sort=sort, status=status, year=year)
+    page = Paginator(invoices, 25).get_page(request.GET.get("page"))
+    columns = [
+        ("numero", _("Numéro")),
+        ("date", _("Date")),
+        ("echeance", _("Échéance")),
+        ("total", _("Total")),
+        ("du", _("Reste à payer")),
+        ("statut", _("Statut")),
+    ]
+    context = {
+        "page": page,
+        "sort": sort,
+        "status": status,
+        "year": year,
+        "columns": columns,
+        "years": selectors.invoice_years(customer=customer),
+        "statuses": [("open", _("Non payée")), ("paid", _("Payée")), ("void", _("Annulée"))],
+    }
+    return render(request, "portal/invoice_list.html", context)
+
+
+@customer_required
+def invoice_detail(request, customer, pk: int):
+    invoice = selectors.customer_invoice(customer=customer, pk=pk)
+    if invoice is None:
+        raise Http404
+    context = {
+        "invoice": invoice,
+        "lines": invoice.lines.all(),
+        "taxes": invoice.taxes.all(),
+        "organisation": invoice.organisation,
+        "status": invoice.display_status(),
+        "payable": invoice.status == "open" and invoice.kind != "credit_note",
+        "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
+        "methods": _methods(customer),
+        "pay_key": uuid.uuid4().hex,
+        "signed_in": True,
+    }
+    return render(request, "portal/invoice_detail.html", context)
+
+
+@require_POST
+@customer_required
+def invoice_pay(request, customer, pk: int, kind: str):
+    invoice = selectors.customer_invoice(customer=customer, pk=pk)
+    if invoice is None:
+        raise Http404
+    back = reverse("portal:invoice_detail", args=[pk])
+    try:
+        if kind == "saved":
+            method = _methods(customer).filter(pk=request.POST.get("method") or 0).first()
+            if method is None:
+                raise BusinessError(_("Choisissez un moyen de paiement."))
+            payment = payments.pay_invoice(
+                invoice=invoice,
+                payment_method=method,
+                idempotency_key=request.POST.get("key", ""),
+                actor=request.user,
+            )
+            _report(request, payment)
+            return redirect(back)
+        if kind == "declare":
+            form = TransferDeclarationForm(request.POST)
+            if not form.is_valid():
+                raise BusinessError(
+                    _("Déclaration incomplète : vérifiez la référence, la date et le montant.")
+                )
+            payments.declare_transfer(invoice=invoice, **form.cleaned_data)
+            messages.success(
+                request,
+                _(
+                    "Merci : nous avons noté votre paiement. La facture restera non payée jusqu'à réception des fonds."
+                ),
+            )
+            return redirect(back)
+        return redirect(checkout.start_checkout(invoice=invoice, kind=kind, return_path=back))
+    except BusinessError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+
+
+def _report(request, payment) -> None:
+    if payment.status == "succeeded":
+        messages.success(request, _("Paiement accepté. Merci !"))
+    elif payment.status == "processing":
+        messages.info(
+            request,
+            _(
+                "Prélèvement autorisé : la facture sera marquée payée dès que votre banque aura réglé le montant."
+            ),
+        )
+    else:
+        messages.error(
+            request,
+            _("Paiement refusé : %(reason)s La facture reste à payer.") % {"reason": payment.failure_message},
+        )
+
+
+@customer_required
+def billing(request, customer):
+    methods = _methods(customer)
+    card_form = CardForm(prefix="card")
+    bank_form = DebitMandateForm(prefix="bank")
+    pay_form = PaymentAmountForm(prefix="pay", methods=methods)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "card":
+                card_form = CardForm(request.POST, prefix="card")
+                if card_form.is_valid():
+                    payments.add_card(customer=customer, actor=request.user, **card_form.cleaned_data)
+                    messages.success(
+                        request, _("Carte ajoutée ; elle devient votre moyen de paiement par défaut.")
+                    )
+                    return redirect("portal:billing")
+            elif action == "bank":
+                bank_form = DebitMandateForm(request.POST, prefix="bank")
+                if bank_form.is_valid():
+                    payments.add_bank_account(customer=customer, actor=request.user, **bank_form.cleaned_data)
+                    messages.success(
+                        request,
+                        _("Compte bancaire autorisé ; il devient votre moyen de paiement par défaut."),
+                    )
+                    return redirect("portal:billing")
+            elif action == "pay":
+                pay_form = PaymentAmountForm(request.POST, prefix="pay", methods=methods)
+                if pay_form.is_valid():
+                    method = methods.get(pk=pay_form.cleaned_data["method"])
+                    payment = payments.make_payment(
+                        customer=customer,
+                        amount=pay_form.cleaned_data["amount"],
+                        payment_method=method,
+                        idempotency_key=pay_form.cleaned_data["key"],
+                        actor=request.user,
+                    )
+                    _report(request, payment)
+                    return redirect("portal:billing")
+        except BusinessError as exc:
+            messages.error(request, " ".join(exc.messages))
+    context = {
+        "methods": methods,
+        "card_form": card_form,
+        "bank_form": bank_form,
+        "pay_form": pay_form,
+        "figures": receivables(customer),
+        "payments": customer.payments.filter(
+            status__in=["succeeded", "partly_refunded", "refunded"]
+        ).prefetch_related("allocations__invoice")[:10],
+    }
+    return render(request, "portal/billing.html", context)
+
+
+@require_POST
+@customer_required
+def method_action(request, customer, pk: int, action: str):
+    method = _methods(customer).filter(pk=pk).first()
+    if method is None:
+        raise Http404
+    if action == "defaut":
+        payments.set_default_method(method=method)
+        messages.success(request, _("Moyen de paiement par défaut modifié."))
+    elif action == "retirer":
+        payments.remove_method(method=method)
+        messages.success(request, _("Moyen de paiement retiré."))
+    else:
+        raise Http404
+    return redirect("portal:billing")
+
+
+@customer_required
+def first_login(request, customer):
+    terms = customers.terms_to_accept(customer)
+    if terms is None:
+        return redirect("portal:home")
+    addresses = list(customer.addresses.all())
+    form = FirstLoginForm(
+        request.POST or None,
+        addresses=addresses,
+        initial={
+            "address": next((str(a.pk) for a in addresses if a.is_default), "new"),
+            "contact_name": request.user.full_name,
+            "contact_email": request.user.email,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        chosen = next((a for a in addresses if str(a.pk) == data["address"]), None)
+        new_address = None
+        if chosen is None:
+            new_address = {k: data[k] for k in ("line1", "city", "region", "postal_code")}
+            new_address["country"] = (data["country"] or customer.organisation.country).upper()
+        try:
+            customers.complete_first_login(
+                customer=customer,
+                user=request.user,
+                terms=terms,
+                ip_address=_client_ip(request),
+                address=chosen,
+                new_address=new_address,
+                contact={
+                    "name": data["contact_name"],
+                    "email": data["contact_email"],
+                    "phone": data["contact_phone"],
+                },
+            )
+        except BusinessError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _(
+                    "Conditions acceptées. Ajoutez maintenant une carte ou un compte bancaire, puis « Autoriser »."
+                ),
+            )
+            return redirect("portal:billing")
+    body = terms.body_en if request.LANGUAGE_CODE == "en" and terms.body_en else terms.body_fr
+    return render(request, "portal/first_login.html", {"form": form, "terms": terms, "body": body})
