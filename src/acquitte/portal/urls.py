@@ -7,23 +7,39 @@ app_name = "portal"
 
 urlpatterns = [
     path("", account_views.home, name="home"),
-    path("connexion/", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "connexion/",
+        auth.LoginView.as_view(template_name="portal/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
     path("deconnexion/", auth.LogoutView.as_view(next_page=reverse_lazy("portal:login")), name="logout"),
     path(
         "mot-de-passe/",
         auth.PasswordResetView.as_view(
-            email_template_name="registration/password_reset_email.txt",
+            template_name="portal/password_reset_form.html",
+            email_template_name="portal/password_reset_email.txt",
             success_url=reverse_lazy("portal:password_reset_done"),
         ),
         name="password_reset",
     ),
-    path("mot-de-passe/envoye/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "mot-de-passe/envoye/",
+        auth.PasswordResetDoneView.as_view(template_name="portal/password_reset_done.html"),
+        name="password_reset_done",
+    ),
     path(
         "mot-de-passe/<uidb64>/<token>/",
-        auth.PasswordResetConfirmView.as_view(success_url=reverse_lazy("portal:password_reset_complete")),
+        auth.PasswordResetConfirmView.as_view(
+            template_name="portal/password_reset_confirm.html",
+            success_url=reverse_lazy("portal:password_reset_complete"),
+        ),
         name="password_reset_confirm",
     ),
-    path("mot-de-passe/termine/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path(
+        "mot-de-passe/termine/",
+        auth.PasswordResetCompleteView.as_view(template_name="portal/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
     path("factures/", account_views.invoice_list, name="invoices"),
     path("factures/<int:pk>/", account_views.invoice_detail, name="invoice_detail"),
     path("factures/<int:pk>/payer/<str:kind>/", account_views.invoice_pay, name="invoice_pay"),
