@@ -213,3 +213,11 @@ def test_every_form_needs_csrf(user, org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
     for url in ["/facturation/", f"/factures/{inv.pk}/payer/card/", "/conditions/", "/deconnexion/"]:
         assert client.post(url, {}).status_code == 403, url
+
+
+def test_repeated_wrong_passwords_lock_the_sign_in(client, user, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/connexion/", {"username": user.email, "password": "faux"})
+    locked = client.post("/connexion/", {"username": user.email, "password": PASSWORD})
+    assert locked.status_code in (403, 429)
+    assert client.get("/factures/").status_code == 302
