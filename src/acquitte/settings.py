@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "acquitte.payments",
     "acquitte.notifications",
     "acquitte.portal",
+    "acquitte.documents",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +135,7 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Acquitte <no-reply@acquitte.local>")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

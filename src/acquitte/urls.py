@@ -9,6 +9,7 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("acquitte.payments.urls")),
+    path("", include("acquitte.documents.urls")),
     path("", include("acquitte.portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

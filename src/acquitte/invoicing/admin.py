@@ -100,11 +100,11 @@ class InvoiceAdmin(OrganisationScopedAdmin):
         "online_payment",
         "notes",
     ]
-    readonly_fields = ["record_payment_link"]
+    readonly_fields = ["record_payment_link", "document_links"]
     computed_fields = ["number", "status_label", "subtotal", "tax_total", "total", "amount_paid", "corrects"]
 
     def get_fields(self, request, obj=None):
-        return [*self.draft_fields, *self.computed_fields, "record_payment_link"]
+        return [*self.draft_fields, *self.computed_fields, "record_payment_link", "document_links"]
 
     def get_urls(self):
         return [
@@ -115,6 +115,16 @@ class InvoiceAdmin(OrganisationScopedAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @admin.display(description=_("document"))
+    def document_links(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        pdf = reverse("documents:staff_pdf", args=[obj.pk, obj.number or f"brouillon-{obj.pk}"])
+        printable = reverse("documents:staff_print", args=[obj.pk])
+        return format_html(
+            '<a href="{}">PDF</a> · <a href="{}">{}</a>', pdf, printable, _("version imprimable")
+        )
 
     @admin.display(description=_("paiement reçu"))
     def record_payment_link(self, obj):
@@ -156,8 +166,8 @@ class InvoiceAdmin(OrganisationScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if _is_draft(obj):
-            return [*self.computed_fields, "record_payment_link"]
-        return [*self.draft_fields, *self.computed_fields, "record_payment_link"]
+            return [*self.computed_fields, "record_payment_link", "document_links"]
+        return [*self.draft_fields, *self.computed_fields, "record_payment_link", "document_links"]
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and _is_draft(obj)

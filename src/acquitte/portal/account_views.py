@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
 from acquitte.customers import services as customers
+from acquitte.documents import services as documents
 from acquitte.invoicing.selectors import receivables
 from acquitte.payments import checkout
 from acquitte.payments import services as payments
@@ -112,9 +113,17 @@ def invoice_detail(request, customer, pk: int):
         "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
         "methods": _methods(customer),
         "pay_key": uuid.uuid4().hex,
-        "signed_in": True,
+        "pdf_url": reverse("portal:invoice_pdf", args=[pk]),
     }
     return render(request, "portal/invoice_detail.html", context)
+
+
+@customer_required
+def invoice_pdf(request, customer, pk: int):
+    invoice = selectors.customer_invoice(customer=customer, pk=pk)
+    if invoice is None:
+        raise Http404
+    return documents.pdf_response(invoice)
 
 
 @require_POST

@@ -42,6 +42,7 @@ urlpatterns = [
     ),
     path("factures/", account_views.invoice_list, name="invoices"),
     path("factures/<int:pk>/", account_views.invoice_detail, name="invoice_detail"),
+    path("factures/<int:pk>/pdf/", account_views.invoice_pdf, name="invoice_pdf"),
     path("factures/<int:pk>/payer/<str:kind>/", account_views.invoice_pay, name="invoice_pay"),
     path("facturation/", account_views.billing, name="billing"),
     path("facturation/moyens/<int:pk>/<str:action>/", account_views.method_action, name="method_action"),
