@@ -144,3 +144,20 @@ def test_quote_template_renders_from_plain_data(org_fr, customer_fr):
     document.data["dates"] = [["Valable jusqu'au", "31 décembre 2026"]]
     text = text_of(services.render(document))
     assert "SOUMISSION" in text and "Bon pour accord" in text and Decimal("120") > 0
+
+
+def test_every_demo_document_renders_and_its_facturx_passes_the_xsd(db):
+    from acquitte.invoicing.models import Invoice
+
+    call_command("load_demo", stdout=io.StringIO())
+    checked = 0
+    for invoice in Invoice.objects.select_related("organisation", "customer", "corrects"):
+        pdf = services.invoice_pdf(invoice)
+        assert invoice.number in text_of(pdf) or invoice.status == "draft"
+        if services.facturx_xml.eligible(invoice):
+            _name, xml = get_xml_from_pdf(pdf, check_xsd=False)
+            assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
+            total = etree.fromstring(xml).findtext(f".//{RAM}GrandTotalAmount")
+            assert Decimal(total) == invoice.total
+            checked += 1
+    assert checked >= 3
