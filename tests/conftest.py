@@ -1,3 +1,4 @@
+import importlib
 import os
 
 import pytest
@@ -26,6 +27,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if pg_skips:
         terminalreporter.write_line(f"FAIL: {len(pg_skips)} PostgreSQL test(s) skipped under CI")
         terminalreporter._session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _reference_tax_rates(request):
+    """Transactional tests flush every table afterwards, data migrations included: put the
+    reference tax rates back so that later tests see the same database as a fresh install."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    importlib.import_module("acquitte.core.migrations.0003_tax_rates").load(apps, None)
 
 
 @pytest.fixture

@@ -189,3 +189,14 @@ def test_staff_record_a_cheque_received(client, two_orgs):
     assert client.get(f"/admin/invoicing/invoice/{other.pk}/paiement/").status_code == 404
     login(client, staff(a, role="read_only", email="ro@a.test"))
     assert client.get(url).status_code == 403
+
+
+def test_staff_revoke_a_public_link(client, two_orgs):
+    a, _ = two_orgs
+    inv = factories.invoice(a, factories.customer(a))
+    old = inv.public_token
+    login(client, staff(a))
+    client.post("/admin/invoicing/invoice/", {"action": "revoke_link_selected", "_selected_action": [inv.pk]})
+    assert client.get(f"/i/{old}/").status_code == 404
+    inv.refresh_from_db()
+    assert client.get(f"/i/{inv.public_token}/").status_code == 200

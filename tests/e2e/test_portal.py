@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -95,3 +96,27 @@ def test_first_login_terms_then_bank_account(live_server, page, account):
     page.fill("#id_bank-account", "1234567")
     page.get_by_role("button", name="Autoriser").click()
     assert "(par défaut)" in page.text_content(".methods")
+
+
+def test_declare_a_transfer_and_pay_an_amount(live_server, page, account):
+    from acquitte.notifications.models import Notification
+    from acquitte.payments.services import add_card
+
+    org, customer, invoices = account
+    add_card(
+        customer=customer, holder="Isabelle Côté", number="4242424242424242", cvv="123", expiry=NEXT_YEAR
+    )
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/factures/{invoices[2].pk}/")
+    page.get_by_label("Référence du virement ou numéro du chèque").fill("Virement 8812")
+    page.get_by_label("Envoyé le").fill(datetime.date.today().isoformat())
+    page.get_by_role("button", name="Déclarer mon paiement").click()
+    assert "restera non payée" in page.text_content(".message")
+    assert Notification.objects.filter(organisation=org, kind="transfer_declared").exists()
+    page.goto(f"{live_server.url}/facturation/")
+    page.get_by_label("Montant du paiement").fill("150.00")
+    page.get_by_role("button", name="Effectuer un paiement").last.click()
+    assert "Paiement accepté" in page.text_content(".message")
+    invoices[0].refresh_from_db()
+    invoices[1].refresh_from_db()
+    assert invoices[0].status == "paid" and invoices[1].amount_paid == Decimal("35.02")

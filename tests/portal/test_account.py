@@ -221,3 +221,19 @@ def test_repeated_wrong_passwords_lock_the_sign_in(client, user, settings):
     locked = client.post("/connexion/", {"username": user.email, "password": PASSWORD})
     assert locked.status_code in (403, 429)
     assert client.get("/factures/").status_code == 302
+
+
+def test_another_customers_payment_method_is_not_found(signed_in, org_qc):
+    other = factories.customer(org_qc, name="Autre", email="autre@x.test")
+    theirs = payments.add_card(
+        customer=other, holder="A B", number="4242424242424242", cvv="123", expiry=NEXT_YEAR
+    )
+    for action in ("defaut", "retirer"):
+        assert signed_in.post(f"/facturation/moyens/{theirs.pk}/{action}/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == "valid"
+    inv = dated_invoice(org_qc, factories.customer(org_qc, name="Moi2", email="m2@x.test"), 9)
+    assert (
+        signed_in.post(f"/factures/{inv.pk}/payer/saved/", {"method": theirs.pk, "key": "k"}).status_code
+        == 404
+    )

@@ -89,7 +89,7 @@ class InvoiceAdmin(OrganisationScopedAdmin):
     list_select_related = ["customer"]
     date_hierarchy = "issue_date"
     inlines = [InvoiceLineInline, InvoiceTaxInline, AllocationInline]
-    actions = ["finalise_selected", "void_selected", "credit_note_selected"]
+    actions = ["finalise_selected", "void_selected", "credit_note_selected", "revoke_link_selected"]
     draft_fields = [
         "customer",
         "kind",
@@ -273,6 +273,16 @@ class InvoiceAdmin(OrganisationScopedAdmin):
             queryset,
             lambda inv: services.create_credit_note(invoice=inv, actor=request.user),
             _("%(count)s avoir(s) créé(s) en brouillon."),
+        )
+
+    @admin.action(description=_("Révoquer le lien public (un nouveau lien le remplace)"))
+    def revoke_link_selected(self, request, queryset):
+        self._require_write(request)
+        self._run(
+            request,
+            queryset,
+            lambda inv: services.revoke_public_link(invoice=inv, actor=request.user),
+            _("%(count)s lien(s) public(s) révoqué(s)."),
         )
 
     def get_actions(self, request):
