@@ -38,37 +38,60 @@ def webhook(request, provider: str, organisation: str):
     return HttpResponse(status=200)
 
 
-@sensitive_post_parameters("number", "cvv")
-def sandbox_card(request, session: str):
-    """The sandbox's hosted card page (a real provider serves this on its own domain)."""
+def _session_or_404(session: str, kind: str):
     try:
-        invoice, kind, _key, return_path = checkout.read_checkout(session)
+        invoice, session_kind, _key, return_path = checkout.read_checkout(session)
     except BusinessError:
         raise Http404 from None
-    if kind != "card":
+    if session_kind != kind:
         raise Http404
-    form = CardForm(request.POST or None)
+    return invoice, return_path
+
+
+def _hosted_form(request, session: str, *, kind: str, form_class, complete, template: str):
+    """A sandbox hosted page with a form: on success, back to the payer's page with the outcome."""
+    invoice, return_path = _session_or_404(session, kind)
+    form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            payment = checkout.complete_card_checkout(session=session, **form.cleaned_data)
+            payment = complete(session=session, **form.cleaned_data)
         except BusinessError as exc:
             form.add_error(None, " ".join(exc.messages))
         else:
-            _report(request, payment)
+            report_payment(request, payment)
             return redirect(return_path)
-    return render(
-        request, "payments/sandbox_card.html", {"form": form, "invoice": invoice, "return_path": return_path}
+    return render(request, template, {"form": form, "invoice": invoice, "return_path": return_path})
+
+
+@sensitive_post_parameters("number", "cvv")
+def sandbox_card(request, session: str):
+    """The sandbox's hosted card page (a real provider serves this on its own domain)."""
+    return _hosted_form(
+        request,
+        session,
+        kind="card",
+        form_class=CardForm,
+        complete=checkout.complete_card_checkout,
+        template="payments/sandbox_card.html",
+    )
+
+
+@sensitive_post_parameters("routing", "account", "iban", "institution", "transit")
+def sandbox_debit(request, session: str):
+    """The sandbox's direct-debit mandate page: the payer authorises, the debit settles later."""
+    return _hosted_form(
+        request,
+        session,
+        kind="debit",
+        form_class=DebitMandateForm,
+        complete=checkout.complete_debit_checkout,
+        template="payments/sandbox_debit.html",
     )
 
 
 def sandbox_paypal(request, session: str):
     """A PayPal-style approval page: approve or cancel, then back to where the payer came from."""
-    try:
-        invoice, kind, _key, return_path = checkout.read_checkout(session)
-    except BusinessError:
-        raise Http404 from None
-    if kind != "paypal":
-        raise Http404
+    invoice, return_path = _session_or_404(session, "paypal")
     if request.method == "POST":
         approved = request.POST.get("decision") == "approve"
         try:
@@ -79,35 +102,13 @@ def sandbox_paypal(request, session: str):
             if payment is None:
                 messages.info(request, _("Paiement PayPal annulé ; la facture reste à payer."))
             else:
-                _report(request, payment)
+                report_payment(request, payment)
         return redirect(return_path)
     return render(request, "payments/sandbox_paypal.html", {"invoice": invoice, "return_path": return_path})
 
 
-@sensitive_post_parameters("routing", "account", "iban", "institution", "transit")
-def sandbox_debit(request, session: str):
-    """The sandbox's direct-debit mandate page: the payer authorises, the debit settles later."""
-    try:
-        invoice, kind, _key, return_path = checkout.read_checkout(session)
-    except BusinessError:
-        raise Http404 from None
-    if kind != "debit":
-        raise Http404
-    form = DebitMandateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            payment = checkout.complete_debit_checkout(session=session, **form.cleaned_data)
-        except BusinessError as exc:
-            form.add_error(None, " ".join(exc.messages))
-        else:
-            _report(request, payment)
-            return redirect(return_path)
-    return render(
-        request, "payments/sandbox_debit.html", {"form": form, "invoice": invoice, "return_path": return_path}
-    )
-
-
-def _report(request, payment) -> None:
+def report_payment(request, payment) -> None:
+    """Tell the payer, in their language, what became of their payment."""
     if payment.status == "processing":
         messages.info(
             request,

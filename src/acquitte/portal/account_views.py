@@ -22,6 +22,7 @@ from acquitte.payments import checkout
 from acquitte.payments import services as payments
 from acquitte.payments.forms import CardForm, DebitMandateForm, TransferDeclarationForm
 from acquitte.payments.models import PaymentMethod, TransferDeclaration
+from acquitte.payments.views import report_payment
 
 from . import selectors
 from .forms import FirstLoginForm, PaymentAmountForm
@@ -144,7 +145,7 @@ def invoice_pay(request, customer, pk: int, kind: str):
                 idempotency_key=request.POST.get("key", ""),
                 actor=request.user,
             )
-            _report(request, payment)
+            report_payment(request, payment)
             return redirect(back)
         if kind == "declare":
             form = TransferDeclarationForm(request.POST)
@@ -164,23 +165,6 @@ def invoice_pay(request, customer, pk: int, kind: str):
     except BusinessError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(back)
-
-
-def _report(request, payment) -> None:
-    if payment.status == "succeeded":
-        messages.success(request, _("Paiement accepté. Merci !"))
-    elif payment.status == "processing":
-        messages.info(
-            request,
-            _(
-                "Prélèvement autorisé : la facture sera marquée payée dès que votre banque aura réglé le montant."
-            ),
-        )
-    else:
-        messages.error(
-            request,
-            _("Paiement refusé : %(reason)s La facture reste à payer.") % {"reason": payment.failure_message},
-        )
 
 
 @customer_required
@@ -220,7 +204,7 @@ def billing(request, customer):
                         idempotency_key=pay_form.cleaned_data["key"],
                         actor=request.user,
                     )
-                    _report(request, payment)
+                    report_payment(request, payment)
                     return redirect("portal:billing")
         except BusinessError as exc:
             messages.error(request, " ".join(exc.messages))
