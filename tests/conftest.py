@@ -2,15 +2,15 @@ import importlib
 import os
 
 import pytest
-from hypothesis import settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from tests import factories
 
 # CI runs the same examples every time: a red build is reproducible, never a roll of the dice.
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI", "").lower() == "true":
-    settings.load_profile("ci")
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):
