@@ -88,6 +88,11 @@ def test_draft_is_marked_and_not_kept(org_qc, customer_qc):
     assert not RenderedDocument.objects.exists()
 
 
+def test_draft_shows_what_finalisation_will_freeze(org_fr, customer_fr):
+    text = text_of(services.invoice_pdf(factories.invoice(org_fr, customer_fr, finalise=False)))
+    assert "BROUILLON / DRAFT" in text and "SIREN" in text and "TVA 20 % —" in text
+
+
 def test_finalised_document_is_rendered_once(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
     first = services.invoice_pdf(inv)
@@ -143,7 +148,8 @@ def test_quote_template_renders_from_plain_data(org_fr, customer_fr):
     document.data.update(title="SOUMISSION / DEVIS", number="S-2026-00001", draft=False, acceptance=True)
     document.data["dates"] = [["Valable jusqu'au", "31 décembre 2026"]]
     text = text_of(services.render(document))
-    assert "SOUMISSION" in text and "Bon pour accord" in text and Decimal("120") > 0
+    assert "SOUMISSION" in text and "Bon pour accord" in text and "Valable jusqu'au" in text
+    assert "BROUILLON" not in text
 
 
 def test_every_demo_document_renders_and_its_facturx_passes_the_xsd(db):

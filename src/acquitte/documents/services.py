@@ -19,7 +19,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from lxml import etree
 
-from acquitte.invoicing.models import Invoice
+from acquitte.customers.models import Address
+from acquitte.invoicing.models import Invoice, InvoiceTax
+from acquitte.invoicing.services import bill_to_snapshot, compute_totals, seller_snapshot
 
 from . import facturx_xml
 from .models import RenderedDocument
@@ -47,9 +49,9 @@ LABELS = {
         "due": "Reste à payer",
         "payment": "Modes de paiement",
         "page": "Page",
-        "draft_mark": "BROUILLON",
+        "draft_mark": "BROUILLON / DRAFT",
         "corrects": "Avoir sur la facture n° {number} du {date}",
-        "proforma_notice": "Document pro forma : ceci n'est pas une facture et ne peut donner lieu à déduction de TVA. "
+        "proforma_notice": "Document pro forma : ceci n'est pas une facture et ne permet aucune déduction de taxe (TVA, TPS, TVQ). "
         "La facture sera émise au paiement.",
         "acceptance": "Bon pour accord",
         "acceptance_hint": "Date, nom et signature du client",
@@ -84,9 +86,9 @@ LABELS = {
         "due": "Amount due",
         "payment": "How to pay",
         "page": "Page",
-        "draft_mark": "DRAFT",
+        "draft_mark": "BROUILLON / DRAFT",
         "corrects": "Credit note on invoice no. {number} of {date}",
-        "proforma_notice": "Pro-forma document: this is not an invoice and gives no right to deduct VAT. "
+        "proforma_notice": "Pro-forma document: this is not an invoice and gives no right to deduct tax (VAT, GST, QST). "
         "The invoice will be issued on payment.",
         "acceptance": "Accepted",
         "acceptance_hint": "Date, name and signature of the customer",
@@ -144,15 +146,37 @@ def public_url(invoice: Invoice) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/i/{invoice.public_token}/"
 
 
+def _draft_taxes(invoice: Invoice) -> list[InvoiceTax]:
+    """A draft's tax breakdown as finalisation will freeze it (unsaved rows)."""
+    return [
+        InvoiceTax(
+            code=tax.rate.code,
+            name_fr=tax.rate.name_fr,
+            name_en=tax.rate.name_en,
+            rate=tax.rate.rate,
+            category_code=tax.rate.category_code,
+            base=tax.base,
+            amount=tax.amount,
+            legal_mention_fr=tax.rate.legal_mention_fr,
+            legal_mention_en=tax.rate.legal_mention_en,
+        )
+        for tax in compute_totals(list(invoice.lines.all())).taxes
+    ]
+
+
 def document_data_for_invoice(invoice: Invoice) -> DocumentData:
     """The document of an invoice, credit note or pro-forma, in its customer's language."""
     lang = "en" if (invoice.bill_to.get("language") or invoice.customer.language) == "en" else "fr"
     t = LABELS[lang]
-    seller = invoice.seller or {}
+    # A draft has no frozen snapshots yet: show what finalisation would freeze.
+    seller = invoice.seller or seller_snapshot(invoice.organisation)
+    buyer = invoice.bill_to or bill_to_snapshot(
+        invoice, Address.objects.filter(customer=invoice.customer).order_by("-is_default", "id").first()
+    )
     country = seller.get("country") or invoice.organisation.country
     money, day, number = _fmt(lang, country)
     cur = invoice.currency
-    taxes = list(invoice.taxes.all())
+    taxes = list(invoice.taxes.all()) if invoice.status != Invoice.Status.DRAFT else _draft_taxes(invoice)
     tax_names = {tax.code: (tax.name_en if lang == "en" else tax.name_fr) for tax in taxes}
     lines = [
         {
@@ -169,7 +193,7 @@ def document_data_for_invoice(invoice: Invoice) -> DocumentData:
     totals = [[t["subtotal"], money(invoice.subtotal, cur), False]]
     totals += [
         [
-            f"{tax_names[tax.code]} ({number(tax.rate)} %) — {money(tax.base, cur)}",
+            _tax_label(tax_names[tax.code], number(tax.rate), money(tax.base, cur)),
             money(tax.amount, cur),
             False,
         ]
@@ -224,13 +248,6 @@ def document_data_for_invoice(invoice: Invoice) -> DocumentData:
         ]
         if p
     )
-    buyer = invoice.bill_to or {
-        "name": invoice.customer.name,
-        "company": "",
-        "address": [],
-        "vat_number": "",
-        "customer_number": invoice.customer.number,
-    }
     data = {
         "lang": lang,
         "labels": t,
@@ -245,7 +262,8 @@ def document_data_for_invoice(invoice: Invoice) -> DocumentData:
         "buyer": {
             k: buyer.get(k, "") for k in ("name", "company", "address", "vat_number", "customer_number")
         },
-        "dates": [[t["issue_date"], day(invoice.issue_date)], [t["due_date"], day(invoice.due_date)]],
+        "dates": [[t["issue_date"], day(invoice.issue_date)]]
+        + ([[t["due_date"], day(invoice.due_date)]] if invoice.kind != Invoice.Kind.CREDIT_NOTE else []),
         "reference": "",
         "notice": notice,
         "lines": lines,
