@@ -138,6 +138,8 @@ def test_render_command(tmp_path, org_qc, customer_qc):
     target = tmp_path / "out.pdf"
     call_command("render_document", inv.number, "-o", str(target), stdout=io.StringIO())
     assert target.read_bytes().startswith(b"%PDF")
+    call_command("render_document", str(inv.pk), "-o", str(target), "--png", stdout=io.StringIO())
+    assert (tmp_path / "out-1.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(Exception, match="introuvable"):
         call_command("render_document", "F-1999-000001", stdout=io.StringIO())
 

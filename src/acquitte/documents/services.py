@@ -307,6 +307,18 @@ def _en16931_schema() -> etree.XMLSchema:
     return etree.XMLSchema(file=str(xsd))
 
 
+def render_png(document: DocumentData, *, ppi: float = 96) -> list[bytes]:
+    """One PNG per page, for checking a layout without a PDF viewer."""
+    pages = typst.compile(
+        str(TEMPLATE),
+        format="png",
+        ppi=ppi,
+        font_paths=FONT_PATHS,
+        sys_inputs={"data": json.dumps(document.data, ensure_ascii=False)},
+    )
+    return pages if isinstance(pages, list) else [pages]
+
+
 def with_facturx(pdf: bytes, invoice: Invoice) -> bytes:
     """Embed the EN 16931 XML (factur-x.xml) with the relationship and XMP Factur-X requires.
 

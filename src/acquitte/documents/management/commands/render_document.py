@@ -13,8 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("document", help="numéro (F-2026-000001) ou identifiant")
         parser.add_argument("--organisation", help="slug de l'organisation, si le numéro est ambigu")
         parser.add_argument("-o", "--output", help="fichier de sortie (défaut : <numéro>.pdf)")
+        parser.add_argument("--png", action="store_true", help="une image PNG par page au lieu du PDF")
 
-    def handle(self, *args, document, organisation, output, **options):
+    def handle(self, *args, document, organisation, output, png, **options):
         qs = Invoice.objects.select_related("organisation", "customer")
         if organisation:
             qs = qs.filter(organisation__slug=organisation)
@@ -27,5 +28,12 @@ class Command(BaseCommand):
             raise CommandError("Plusieurs organisations ont ce numéro : précisez --organisation.")
         invoice = matches[0]
         path = Path(output or f"{invoice.number or f'brouillon-{invoice.pk}'}.pdf")
+        if png:
+            pages = services.render_png(services.document_data_for_invoice(invoice))
+            for number, image in enumerate(pages, 1):
+                page_path = path.with_name(f"{path.stem}-{number}.png")
+                page_path.write_bytes(image)
+                self.stdout.write(str(page_path))
+            return
         path.write_bytes(services.invoice_pdf(invoice))
         self.stdout.write(f"{path} ({path.stat().st_size} octets)")
