@@ -169,3 +169,8 @@ def test_every_demo_document_renders_and_its_facturx_passes_the_xsd(db):
             assert Decimal(total) == invoice.total
             checked += 1
     assert checked >= 3
+
+
+def test_total_label_follows_the_country(org_qc, customer_qc, org_fr, customer_fr):
+    assert "Total TTC" not in text_of(services.invoice_pdf(factories.invoice(org_qc, customer_qc)))
+    assert "Total TTC" in text_of(services.invoice_pdf(factories.invoice(org_fr, customer_fr)))

@@ -199,7 +199,8 @@ def document_data_for_invoice(invoice: Invoice) -> DocumentData:
         ]
         for tax in taxes
     ]
-    totals.append([t["total"], money(invoice.total, cur), True])
+    # "TTC" is the French term; a Quebec invoice just says "Total".
+    totals.append([t["total"] if country == "FR" else "Total", money(invoice.total, cur), True])
     if invoice.kind == Invoice.Kind.INVOICE and invoice.status != Invoice.Status.DRAFT:
         totals += [
             [t["paid"], money(invoice.amount_paid, cur), False],
