@@ -287,6 +287,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         notes="Renouvellement anticipé des domaines",
     )
     invoicing.finalise_invoice(invoice=proforma, issue_date=d(2))
+    _invoice(org, clinique, [_line(web), _line(ssl)], issued=d(1))  # open
     _invoice(org, clinique, [_line(web), _line(dom_ca)])  # draft
     result.created.append(org.name)
 
@@ -317,6 +318,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     _terms(org, today)
     _staff(org, "gerant@atelier.demo", "owner", "Claire Dubois")
     _staff(org, "comptable@atelier.demo", "accountant", "Nicolas Petit")
+    _staff(org, "lecture@atelier.demo", "read_only", "Hugo Bernard")
     tva20 = _category(org, "tva-20", "TVA 20 %", ["FR-TVA-20"])
     tva55 = _category(org, "tva-5.5", "TVA 5,5 %", ["FR-TVA-5.5"])
     _category(org, "tva-10", "TVA 10 %", ["FR-TVA-10"])

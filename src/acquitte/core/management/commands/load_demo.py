@@ -1,3 +1,5 @@
+import logging
+
 from django.core.management.base import BaseCommand
 
 from acquitte.core.demo import DEMO_PASSWORD, load_demo
@@ -12,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
 
     def handle(self, *args, url, **options):
+        # Tasks run in-process here (no broker); their per-task log lines would bury the logins.
+        logging.getLogger("celery").setLevel(logging.WARNING)
         self.stdout.write("Données de démonstration :")
         result = load_demo(log=self.stdout.write)
         if result.created:
