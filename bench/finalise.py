@@ -3,6 +3,9 @@
 
     uv run python bench/finalise.py [N]          (default 10 000; DATABASE_URL picks the database)
 
+Without DATABASE_URL it writes bench organisations into the development database in var/; point
+it at a scratch one, e.g. DATABASE_URL=sqlite:////tmp/bench.sqlite3 or a PostgreSQL database of its own.
+
 Drafts are built first (not timed). Then they are finalised twice over: one at a time
 (`finalise_invoice`, one transaction each, as the admin does) for a tenth of them, and the rest
 in batches of 500 (`finalise_invoices`, as a billing run does). Both keep every rule: row-locked

@@ -82,6 +82,7 @@ def test_proforma_has_its_own_series_and_becomes_an_invoice_when_paid(org_qc, cu
     assert invoice.kind == "invoice" and invoice.number.startswith("F-")
     assert invoice.status == "paid" and invoice.total == proforma.total
     assert services.convert_proforma(proforma=proforma) == invoice
+    assert AuditLog.objects.filter(object_id=str(proforma.pk), action="convert", to_state="paid").count() == 1
 
 
 def test_void_reverses_the_ledger_and_refuses_paid_invoices(org_qc, customer_qc):
