@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_htmx",
     "acquitte.core",
     "acquitte.customers",
     "acquitte.catalog",
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
     "acquitte.notifications",
     "acquitte.portal",
     "acquitte.documents",
+    "acquitte.quotes",
+    "acquitte.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -55,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "acquitte.urls"
@@ -70,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "acquitte.backoffice.context.backoffice",
             ],
         },
     },
@@ -143,6 +148,17 @@ EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Acquitte <no-reply@acquitte.local>")
 
+# The built-in sandbox payment provider, connected for every new organisation (the embedded setup).
+PAYMENTS_SANDBOX = _env_bool("PAYMENTS_SANDBOX", True)
+
+# SMS: the default keeps messages in the outbox only; set SMS_BACKEND to the Twilio backend in production.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "acquitte.notifications.sms.OutboxOnlyBackend")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "")
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -151,6 +167,11 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "reconcile-payments": {"task": "acquitte.payments.tasks.reconcile_payments", "schedule": 300.0},
+    "deliver-queued-messages": {
+        "task": "acquitte.notifications.tasks.deliver_queued_messages",
+        "schedule": 60.0,
+    },
+    "expire-quotes": {"task": "acquitte.quotes.tasks.expire_quotes", "schedule": 3600.0},
 }
 
 LOGGING = {

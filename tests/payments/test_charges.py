@@ -292,18 +292,31 @@ def test_webhook_payload_is_json(org_qc):
     assert json.loads(json.dumps(event))["type"] == "payment.paid_out"
 
 
-def test_provider_credentials_are_encrypted_and_masked(org_qc):
+def test_provider_credentials_are_checked_then_encrypted_and_masked(org_qc, settings):
     from acquitte.payments.models import ProviderAccount
+    from tests.payments.fake_providers import STRIPE_TEST_KEY, FakeProviders
 
-    account = services.connect_provider(
-        organisation=org_qc,
-        provider="stripe",
-        mode="test",
-        credentials={"secret_key": "sk_test_abcdef123456", "webhook_secret": "whsec_zyx987"},
-    )
+    with FakeProviders("test") as fake:
+        settings.STRIPE_API_BASE = fake.url
+        account = services.connect_provider(
+            organisation=org_qc,
+            provider="stripe",
+            credentials={"secret_key": STRIPE_TEST_KEY, "webhook_secret": "whsec_zyx987"},
+        )
+        with pytest.raises(BusinessError, match="refusé"):
+            services.connect_provider(
+                organisation=org_qc,
+                provider="stripe",
+                credentials={"secret_key": "sk_live_wrong", "webhook_secret": "whsec_zyx987"},
+            )
+    account.refresh_from_db()
+    assert account.mode == "test" and account.account_name
     stored = ProviderAccount.objects.get(pk=account.pk).credentials_encrypted
-    assert "sk_test_abcdef123456" not in stored and "whsec" not in stored
-    assert services.masked_credentials(account) == {"secret_key": "••••3456", "webhook_secret": "••••x987"}
+    assert STRIPE_TEST_KEY not in stored and "whsec" not in stored
+    assert services.masked_credentials(account) == {
+        "secret_key": "••••" + STRIPE_TEST_KEY[-4:],
+        "webhook_secret": "••••x987",
+    }
     with pytest.raises(BusinessError, match="manquants"):
         services.connect_provider(
             organisation=org_qc, provider="paypal", mode="live", credentials={"client_id": "x"}

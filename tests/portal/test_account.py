@@ -66,7 +66,7 @@ def test_password_reset_by_email_link(client, user):
 def test_staff_are_sent_to_the_back_office(client, org_qc):
     staff = create_staff_user(organisation=org_qc, email="s@qc.test", password=PASSWORD, role="owner")
     client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
-    assert client.get("/factures/")["Location"] == "/admin/"
+    assert client.get("/factures/")["Location"] == "/gestion/"
 
 
 def test_home_shows_the_account_figures(signed_in, org_qc, customer_qc):

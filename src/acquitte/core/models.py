@@ -126,3 +126,28 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.object_repr}: {self.from_state} → {self.to_state}"
+
+    @property
+    def action_label(self) -> str:
+        return str(AUDIT_ACTION_LABELS.get(self.action, self.action))
+
+
+AUDIT_ACTION_LABELS = {
+    "create": _("Création"),
+    "update": _("Modification"),
+    "send": _("Envoi"),
+    "view": _("Consultation par le client"),
+    "approve": _("Approbation"),
+    "convert": _("Facture émise"),
+    "decline": _("Refus"),
+    "expire": _("Expiration"),
+    "delete": _("Suppression"),
+    "finalise": _("Émission"),
+    "void": _("Annulation"),
+    "paid": _("Payée"),
+    "reopen": _("Réouverte"),
+    "revoke_link": _("Lien public révoqué"),
+    "transition": _("Changement d'état"),
+    "connect": _("Connexion"),
+    "disconnect": _("Déconnexion"),
+}

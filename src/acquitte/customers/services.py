@@ -1,5 +1,6 @@
 """Operations on organisations, customers and their people."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -48,6 +49,10 @@ def create_organisation(**fields) -> Organisation:
         NumberSeries(organisation=organisation, kind=kind, format=fmt, reset_yearly=reset)
         for kind, (fmt, reset) in DEFAULT_SERIES.items()
     )
+    if settings.PAYMENTS_SANDBOX:
+        from acquitte.payments.services import connect_provider
+
+        connect_provider(organisation=organisation, provider="sandbox", credentials={})
     return organisation
 
 

@@ -17,6 +17,7 @@ from babel.numbers import format_currency, format_decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
+from django.utils import timezone
 from lxml import etree
 
 from acquitte.customers.models import Address
@@ -146,6 +147,79 @@ def public_url(invoice: Invoice) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/i/{invoice.public_token}/"
 
 
+def money_text(amount: Decimal, currency: str, *, lang: str, country: str) -> str:
+    return _fmt(lang, country)[0](amount, currency)
+
+
+def date_text(value, *, lang: str, country: str) -> str:
+    return _fmt(lang, country)[1](value)
+
+
+def _lines_and_totals(document, taxes, *, lang: str, country: str) -> tuple[list, list]:
+    """Line rows and the totals block of an invoice or a quote (same fields on both)."""
+    t = LABELS[lang]
+    money, day, number = _fmt(lang, country)
+    cur = document.currency
+    tax_names = {tax.code: (tax.name_en if lang == "en" else tax.name_fr) for tax in taxes}
+    lines = [
+        {
+            "description": line.description,
+            "period": " – ".join(day(d) for d in (line.period_start, line.period_end) if d),
+            "quantity": number(line.quantity) + (f" {line.unit}" if line.unit else ""),
+            "unit_price": money(line.unit_price, cur),
+            "discount": f"{number(line.discount_percent)} %" if line.discount_percent else "",
+            "tax": ", ".join(tax_names.get(c, c) for c in line.tax_codes),
+            "net": money(line.net_amount, cur),
+        }
+        for line in document.lines.all()
+    ]
+    totals = [[t["subtotal"], money(document.subtotal, cur), False]]
+    totals += [
+        [
+            _tax_label(tax_names[tax.code], number(tax.rate), money(tax.base, cur)),
+            money(tax.amount, cur),
+            False,
+        ]
+        for tax in taxes
+    ]
+    # "TTC" is the French term; a Quebec invoice just says "Total".
+    totals.append([t["total"] if country == "FR" else "Total", money(document.total, cur), True])
+    return lines, totals
+
+
+def _seller_ids(t: dict, seller: dict) -> list[str]:
+    return [
+        t[k].format(n=seller[f])
+        for k, f in (
+            ("gst", "gst_number"),
+            ("qst", "qst_number"),
+            ("siren", "siren"),
+            ("siret", "siret"),
+            ("vat", "vat_number"),
+        )
+        if seller.get(f)
+    ]
+
+
+def _tax_mentions(taxes, lang: str) -> list[str]:
+    return [
+        m for m in {(tax.legal_mention_en if lang == "en" else tax.legal_mention_fr) for tax in taxes} if m
+    ]
+
+
+def _footer(seller: dict, organisation) -> str:
+    return " — ".join(
+        p
+        for p in [
+            seller.get("name", organisation.name),
+            seller.get("legal_form", ""),
+            seller.get("support_email", ""),
+            seller.get("support_phone", ""),
+        ]
+        if p
+    )
+
+
 def _draft_taxes(invoice: Invoice) -> list[InvoiceTax]:
     """A draft's tax breakdown as finalisation will freeze it (unsaved rows)."""
     return [
@@ -164,6 +238,56 @@ def _draft_taxes(invoice: Invoice) -> list[InvoiceTax]:
     ]
 
 
+def document_data_for_quote(quote) -> DocumentData:
+    """A quote (soumission, devis) in its customer's language, with the acceptance block."""
+    lang = "en" if quote.customer.language == "en" else "fr"
+    t = LABELS[lang]
+    organisation = quote.organisation
+    seller = seller_snapshot(organisation)
+    buyer = _quote_buyer(quote)
+    country = organisation.country
+    _money, day, _number = _fmt(lang, country)
+    taxes = _draft_taxes(quote)
+    lines, totals = _lines_and_totals(quote, taxes, lang=lang, country=country)
+    data = {
+        "lang": lang,
+        "labels": t,
+        "title": t["quote"],
+        "number": quote.number or t["draft_mark"],
+        "draft": quote.status == quote.Status.DRAFT,
+        "seller": {
+            "name": seller["name"],
+            "address": organisation.address_lines(),
+            "ids": _seller_ids(t, seller),
+        },
+        "buyer": buyer,
+        "dates": [[t["issue_date"], day(quote.issue_date or timezone.localdate())]]
+        + ([[t["valid_until"], day(quote.valid_until)]] if quote.valid_until else []),
+        "reference": "",
+        "notice": quote.notes,
+        "lines": lines,
+        "totals": totals,
+        "mentions": _tax_mentions(taxes, lang),
+        "payment": [],
+        "qr": "",
+        "acceptance": True,
+        "footer": _footer(seller, organisation),
+    }
+    return DocumentData(kind="quote", lang=lang, number=quote.number, draft=data["draft"], data=data)
+
+
+def _quote_buyer(quote) -> dict:
+    customer = quote.customer
+    address = Address.objects.filter(customer=customer).order_by("-is_default", "id").first()
+    return {
+        "name": customer.name,
+        "company": "",
+        "address": address.address_lines() if address else [],
+        "vat_number": customer.vat_number,
+        "customer_number": customer.number,
+    }
+
+
 def document_data_for_invoice(invoice: Invoice) -> DocumentData:
     """The document of an invoice, credit note or pro-forma, in its customer's language."""
     lang = "en" if (invoice.bill_to.get("language") or invoice.customer.language) == "en" else "fr"
@@ -174,52 +298,17 @@ def document_data_for_invoice(invoice: Invoice) -> DocumentData:
         invoice, Address.objects.filter(customer=invoice.customer).order_by("-is_default", "id").first()
     )
     country = seller.get("country") or invoice.organisation.country
-    money, day, number = _fmt(lang, country)
+    money, day, _number = _fmt(lang, country)
     cur = invoice.currency
     taxes = list(invoice.taxes.all()) if invoice.status != Invoice.Status.DRAFT else _draft_taxes(invoice)
-    tax_names = {tax.code: (tax.name_en if lang == "en" else tax.name_fr) for tax in taxes}
-    lines = [
-        {
-            "description": line.description,
-            "period": " – ".join(day(d) for d in (line.period_start, line.period_end) if d),
-            "quantity": number(line.quantity) + (f" {line.unit}" if line.unit else ""),
-            "unit_price": money(line.unit_price, cur),
-            "discount": f"{number(line.discount_percent)} %" if line.discount_percent else "",
-            "tax": ", ".join(tax_names.get(c, c) for c in line.tax_codes),
-            "net": money(line.net_amount, cur),
-        }
-        for line in invoice.lines.all()
-    ]
-    totals = [[t["subtotal"], money(invoice.subtotal, cur), False]]
-    totals += [
-        [
-            _tax_label(tax_names[tax.code], number(tax.rate), money(tax.base, cur)),
-            money(tax.amount, cur),
-            False,
-        ]
-        for tax in taxes
-    ]
-    # "TTC" is the French term; a Quebec invoice just says "Total".
-    totals.append([t["total"] if country == "FR" else "Total", money(invoice.total, cur), True])
+    lines, totals = _lines_and_totals(invoice, taxes, lang=lang, country=country)
     if invoice.kind == Invoice.Kind.INVOICE and invoice.status != Invoice.Status.DRAFT:
         totals += [
             [t["paid"], money(invoice.amount_paid, cur), False],
             [t["due"], money(invoice.amount_due, cur), True],
         ]
-    ids = [
-        t[k].format(n=seller[f])
-        for k, f in (
-            ("gst", "gst_number"),
-            ("qst", "qst_number"),
-            ("siren", "siren"),
-            ("siret", "siret"),
-            ("vat", "vat_number"),
-        )
-        if seller.get(f)
-    ]
-    mentions = [
-        m for m in {(tax.legal_mention_en if lang == "en" else tax.legal_mention_fr) for tax in taxes} if m
-    ]
+    ids = _seller_ids(t, seller)
+    mentions = _tax_mentions(taxes, lang)
     if country == "FR" and invoice.kind == Invoice.Kind.INVOICE:
         mentions.append(t["late_fr"].format(rate=seller.get("late_penalty_rate") or "0"))
     payment, qr = [], ""
@@ -239,16 +328,7 @@ def document_data_for_invoice(invoice: Invoice) -> DocumentData:
         notice = t["proforma_notice"]
     elif invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.corrects_id:
         notice = t["corrects"].format(number=invoice.corrects.number, date=day(invoice.corrects.issue_date))
-    footer = " — ".join(
-        p
-        for p in [
-            seller.get("name", invoice.organisation.name),
-            seller.get("legal_form", ""),
-            seller.get("support_email", ""),
-            seller.get("support_phone", ""),
-        ]
-        if p
-    )
+    footer = _footer(seller, invoice.organisation)
     data = {
         "lang": lang,
         "labels": t,

@@ -85,3 +85,51 @@ def overdue_invoices(organisation, *, today: datetime.date | None = None) -> Que
     return invoices_for_organisation(organisation).filter(
         Q(kind=Invoice.Kind.INVOICE) & Q(status=Invoice.Status.OPEN) & Q(due_date__lt=today)
     )
+
+
+STAFF_SORTS = {
+    "number",
+    "-number",
+    "issue_date",
+    "-issue_date",
+    "due_date",
+    "-due_date",
+    "total",
+    "-total",
+    "customer__name",
+    "-customer__name",
+    "status",
+    "-status",
+}
+
+
+def staff_invoices(
+    organisation,
+    *,
+    status: str = "",
+    kind: str = "",
+    query: str = "",
+    customer=None,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+    sort: str = "",
+    today: datetime.date | None = None,
+) -> QuerySet[Invoice]:
+    """The back office's invoice list: filters by state, customer and issue dates, any sort."""
+    today = today or timezone.localdate()
+    rows = Invoice.objects.filter(organisation=organisation).select_related("customer")
+    if status == "overdue":
+        rows = rows.filter(status=Invoice.Status.OPEN, kind=Invoice.Kind.INVOICE, due_date__lt=today)
+    elif status in Invoice.Status.values:
+        rows = rows.filter(status=status)
+    if kind in Invoice.Kind.values:
+        rows = rows.filter(kind=kind)
+    if customer is not None:
+        rows = rows.filter(customer=customer)
+    if query:
+        rows = rows.filter(Q(number__icontains=query) | Q(customer__name__icontains=query))
+    if date_from:
+        rows = rows.filter(issue_date__gte=date_from)
+    if date_to:
+        rows = rows.filter(issue_date__lte=date_to)
+    return rows.order_by(sort if sort in STAFF_SORTS else "-created_at", "-id")

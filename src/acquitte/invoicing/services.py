@@ -74,7 +74,8 @@ def _check_dates(issue_date, due_date) -> None:
         raise BusinessError(_("La date d'échéance ne peut pas précéder la date d'émission."))
 
 
-def _build_line(invoice: Invoice, data: LineInput, position: int) -> InvoiceLine:
+def line_fields(*, organisation, customer, data: LineInput) -> dict:
+    """Check a line and return its stored fields; invoice and quote lines share these rules."""
     description = (data.description or "").strip()
     if not description:
         raise BusinessError(_("Chaque ligne doit avoir une description."))
@@ -91,29 +92,32 @@ def _build_line(invoice: Invoice, data: LineInput, position: int) -> InvoiceLine
         )
     if not (0 <= discount <= 100):
         raise BusinessError(_("La remise doit être comprise entre 0 et 100 %."))
-    check_same_organisation(invoice.organisation, data.tax_category, data.product)
+    check_same_organisation(organisation, data.tax_category, data.product)
     if data.period_start and data.period_end and data.period_end < data.period_start:
         raise BusinessError(_("La fin de la période ne peut pas précéder son début."))
     net = InvoiceLine.compute_net(quantity, unit_price, discount)
     if net > MAX_AMOUNT:
         raise BusinessError(_("Montant de ligne trop élevé."))
     # A customer's imposed regime (exempt, reverse charge) replaces the product's category.
-    category = invoice.customer.tax_category or data.tax_category
-    line = InvoiceLine(
-        invoice=invoice,
-        position=position,
-        product=data.product,
-        description=description[:500],
-        quantity=quantity,
-        unit=data.unit or "",
-        unit_price=unit_price,
-        discount_percent=discount,
-        tax_category=category,
-        tax_codes=sorted(r.code for r in category.rates.all()),
-        net_amount=net,
-        period_start=data.period_start,
-        period_end=data.period_end,
-    )
+    category = customer.tax_category or data.tax_category
+    return {
+        "product": data.product,
+        "description": description[:500],
+        "quantity": quantity,
+        "unit": data.unit or "",
+        "unit_price": unit_price,
+        "discount_percent": discount,
+        "tax_category": category,
+        "tax_codes": sorted(r.code for r in category.rates.all()),
+        "net_amount": net,
+        "period_start": data.period_start,
+        "period_end": data.period_end,
+    }
+
+
+def _build_line(invoice: Invoice, data: LineInput, position: int) -> InvoiceLine:
+    fields = line_fields(organisation=invoice.organisation, customer=invoice.customer, data=data)
+    line = InvoiceLine(invoice=invoice, position=position, **fields)
     if data.source is not None:
         line.source = data.source
     return line
@@ -196,6 +200,61 @@ def add_line(*, invoice: Invoice, actor=None, line: LineInput) -> InvoiceLine:
     return built
 
 
+def product_line(product, quantity=1) -> LineInput:
+    """A line at the product's catalogue price, as a quote or a one-off invoice adds it."""
+    if not product.active:
+        raise BusinessError(_("Ce produit n'est plus proposé."))
+    return LineInput(
+        description=product.name,
+        quantity=quantity,
+        unit_price=product.unit_price,
+        tax_category=product.tax_category,
+        unit=product.unit,
+        product=product,
+    )
+
+
+@transaction.atomic
+def add_product(*, invoice: Invoice, product, actor=None, quantity=1) -> InvoiceLine:
+    """Tap a product on a draft: a new line at its price, or one more on its existing line."""
+    check_same_organisation(invoice.organisation, product)
+    existing = invoice.lines.filter(product=product).first()
+    if existing is not None:
+        return set_line_quantity(
+            line=existing, actor=actor, quantity=existing.quantity + to_decimal(quantity)
+        )
+    return add_line(invoice=invoice, actor=actor, line=product_line(product, quantity))
+
+
+@transaction.atomic
+def set_line_quantity(*, line: InvoiceLine, actor=None, quantity) -> InvoiceLine:
+    """Change a draft line's quantity; its net and the draft's totals follow."""
+    invoice = (
+        Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=line.invoice_id)
+    )
+    check_can_write(actor, invoice.organisation)
+    _require_draft(invoice)
+    data = LineInput(
+        description=line.description,
+        quantity=quantity,
+        unit_price=line.unit_price,
+        tax_category=line.product.tax_category if line.product_id else line.tax_category,
+        discount_percent=line.discount_percent,
+        unit=line.unit,
+        product=line.product,
+        period_start=line.period_start,
+        period_end=line.period_end,
+    )
+    for name, value in line_fields(
+        organisation=invoice.organisation, customer=invoice.customer, data=data
+    ).items():
+        setattr(line, name, value)
+    line.invoice = invoice
+    line.save()
+    _refresh_draft_totals(invoice)
+    return line
+
+
 @transaction.atomic
 def replace_draft_lines(*, invoice: Invoice, actor=None, lines: list[LineInput]) -> Invoice:
     """Set all lines of a draft at once (the admin's line editor); totals are recomputed."""
@@ -249,6 +308,19 @@ def update_draft(
         invoice.online_payment = online_payment
     invoice.save()
     return invoice
+
+
+@transaction.atomic
+def delete_draft(*, invoice: Invoice, actor=None) -> None:
+    """A draft has no number yet, so deleting it leaves no gap in the series."""
+    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    check_can_write(actor, invoice.organisation)
+    _require_draft(invoice)
+    record_transition(
+        obj=invoice, organisation=invoice.organisation, actor=actor, action="delete", from_state="draft"
+    )
+    invoice.lines.all().delete()
+    invoice.delete()
 
 
 @transaction.atomic
@@ -746,3 +818,66 @@ def reverse_allocations(*, payment, amount: Decimal, actor=None) -> None:
             )
         invoice.save(update_fields=fields)
         remaining -= part
+
+
+@transaction.atomic
+def send_invoice(*, invoice: Invoice, actor=None, sms: bool = True) -> list:
+    """E-mail a finalised invoice with its consultation link in the body (seed 004: the online
+    payment is offered through that link), the PDF attached; and an SMS when the customer has a phone."""
+    from acquitte.documents.services import date_text, invoice_pdf, money_text, public_url
+    from acquitte.notifications.services import queue_email, queue_sms, render_email, render_sms
+
+    check_can_write(actor, invoice.organisation)
+    if invoice.status == Invoice.Status.DRAFT:
+        raise BusinessError(_("Finalisez la facture avant de l'envoyer."))
+    if invoice.status == Invoice.Status.VOID:
+        raise BusinessError(_("Une facture annulée ne s'envoie pas."))
+    if invoice.public_token_revoked_at is not None:
+        raise BusinessError(_("Le lien de consultation de cette facture a été révoqué."))
+    customer, organisation = invoice.customer, invoice.organisation
+    contact = invoice.billing_contact
+    email = (contact.email if contact and contact.email else "") or customer.email
+    lang, country = customer.language, organisation.country
+    context = {
+        "organisation": organisation,
+        "customer": customer,
+        "invoice": invoice,
+        "total": money_text(
+            invoice.amount_due or invoice.total, invoice.currency, lang=lang, country=country
+        ),
+        "due_date": date_text(invoice.due_date, lang=lang, country=country) if invoice.due_date else "",
+        "url": public_url(invoice),
+    }
+    sent = []
+    if email:
+        subject, text, html = render_email("invoice_sent", context, language=lang)
+        sent.append(
+            queue_email(
+                organisation=organisation,
+                to=email,
+                kind="invoice_sent",
+                subject=subject,
+                body=text,
+                html_body=html,
+                reference=invoice.number,
+                link=context["url"],
+                attachment=(f"{invoice.number}.pdf", invoice_pdf(invoice)),
+            )
+        )
+    if sms and customer.phone:
+        sent.append(
+            queue_sms(
+                organisation=organisation,
+                to=customer.phone,
+                kind="invoice_sent",
+                body=render_sms("invoice_sent", context, language=lang),
+                reference=invoice.number,
+                link=context["url"],
+            )
+        )
+    if not sent:
+        raise BusinessError(_("Le client n'a ni courriel ni téléphone : complétez sa fiche."))
+    record_transition(
+        obj=invoice, organisation=organisation, actor=actor, action="send", detail={"to": email}
+    )
+    return sent

@@ -1,15 +1,219 @@
-"""Telling staff what happened: an in-app notification, then an e-mail sent by a task."""
+"""Messages leave through the outbox: staff notifications, e-mails and SMS to customers.
 
+A message is a row written in the caller's transaction and delivered by a task after commit, so a
+rollback sends nothing, a crash leaves a visible "queued" row and staff can see every delivery state.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
-from .models import Notification
+from acquitte.core.errors import BusinessError
+from acquitte.core.tenancy import check_can_write
+from acquitte.customers.models import User
+
+from .models import Notification, OutboundMessage
+from .sms import SmsError, get_sms_backend
+
+MAX_ATTEMPTS = 5
+#: Twilio's MessageStatus values, mapped onto ours; an update never moves a message backwards.
+SMS_STATUS = {
+    "sent": OutboundMessage.Status.SENT,
+    "delivered": OutboundMessage.Status.DELIVERED,
+    "undelivered": OutboundMessage.Status.FAILED,
+    "failed": OutboundMessage.Status.FAILED,
+}
+FINAL = {OutboundMessage.Status.DELIVERED, OutboundMessage.Status.FAILED}
+
+
+def render_email(template: str, context: dict, *, language: str) -> tuple[str, str, str]:
+    """Subject, text and HTML of ``notifications/email/<template>`` in the recipient's language."""
+    with translation.override(language):
+        subject = render_to_string(f"notifications/email/{template}_subject.txt", context).strip()
+        text = render_to_string(f"notifications/email/{template}.txt", context).strip()
+        html = render_to_string(f"notifications/email/{template}.html", context)
+    return " ".join(subject.split()), text, html
+
+
+def render_sms(template: str, context: dict, *, language: str) -> str:
+    with translation.override(language):
+        return " ".join(render_to_string(f"notifications/sms/{template}.txt", context).split())
+
+
+def _queue(**fields) -> OutboundMessage:
+    from .tasks import deliver_message
+
+    message = OutboundMessage.objects.create(**fields)
+    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    return message
+
+
+def queue_email(
+    *,
+    organisation,
+    to: str,
+    kind: str,
+    subject: str,
+    body: str,
+    html_body: str = "",
+    reference: str = "",
+    link: str = "",
+    attachment: tuple[str, bytes] | None = None,
+) -> OutboundMessage:
+    if not to:
+        raise BusinessError(_("Aucune adresse de courriel pour ce destinataire."))
+    name, content = attachment or ("", None)
+    return _queue(
+        organisation=organisation,
+        channel=OutboundMessage.Channel.EMAIL,
+        kind=kind,
+        to=to,
+        subject=subject[:200],
+        body=body,
+        html_body=html_body,
+        reference=reference,
+        link=link,
+        attachment_name=name,
+        attachment=content,
+    )
+
+
+def queue_sms(*, organisation, to: str, kind: str, body: str, reference: str = "", link: str = ""):
+    if not to:
+        raise BusinessError(_("Aucun numéro de téléphone mobile pour ce destinataire."))
+    return _queue(
+        organisation=organisation,
+        channel=OutboundMessage.Channel.SMS,
+        kind=kind,
+        to=to,
+        body=body,
+        reference=reference,
+        link=link,
+    )
+
+
+def deliver(*, message_id: int) -> OutboundMessage:
+    """Send one queued message; a second call (a retried task) finds it no longer queued."""
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().get(pk=message_id)
+        if message.status != OutboundMessage.Status.QUEUED:
+            return message
+        message.attempts += 1
+        try:
+            if message.channel == OutboundMessage.Channel.EMAIL:
+                _send_email(message)
+                message.status = OutboundMessage.Status.SENT
+            else:
+                backend = get_sms_backend()
+                message.provider_id = backend.send(
+                    to=message.to, body=message.body, status_callback=_sms_callback_url()
+                )
+                message.status = (
+                    OutboundMessage.Status.SENT if backend.delivers else OutboundMessage.Status.OUTBOX_ONLY
+                )
+            message.sent_at = timezone.now()
+            message.error = ""
+        except (OSError, SmsError) as exc:
+            message.error = str(exc)[:2000]
+            if message.attempts >= MAX_ATTEMPTS:
+                message.status = OutboundMessage.Status.FAILED
+        message.save()
+    return message
+
+
+def deliver_queued(*, older_than: datetime.timedelta = datetime.timedelta(minutes=1)) -> int:
+    """Deliver what is still queued after ``older_than``; returns how many were tried."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        OutboundMessage.objects.filter(status=OutboundMessage.Status.QUEUED, updated_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for message_id in ids:
+        deliver(message_id=message_id)
+    return len(ids)
+
+
+def _send_email(message: OutboundMessage) -> None:
+    email = EmailMultiAlternatives(message.subject, message.body, None, [message.to])
+    if message.html_body:
+        email.attach_alternative(message.html_body, "text/html")
+    if message.attachment:
+        email.attach(message.attachment_name, bytes(message.attachment), "application/pdf")
+    email.send()
+
+
+def _sms_callback_url() -> str:
+    from django.urls import reverse
+
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("notifications:sms_status")
+
+
+def retry_message(*, message: OutboundMessage, actor) -> OutboundMessage:
+    """Staff send a failed message again."""
+    check_can_write(actor, message.organisation)
+    if message.status != OutboundMessage.Status.FAILED:
+        raise BusinessError(_("Seul un message en échec peut être renvoyé."))
+    from .tasks import deliver_message
+
+    OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.QUEUED, attempts=0)
+    transaction.on_commit(lambda: deliver_message.delay(message.pk))
+    message.refresh_from_db()
+    return message
+
+
+def record_sms_status(*, provider_id: str, status: str, error_code: str = "") -> OutboundMessage | None:
+    """A delivery report from the SMS provider; unknown ids and backward moves change nothing."""
+    target = SMS_STATUS.get(status)
+    if not provider_id or target is None:
+        return None
+    with transaction.atomic():
+        message = (
+            OutboundMessage.objects.select_for_update()
+            .filter(channel=OutboundMessage.Channel.SMS, provider_id=provider_id)
+            .first()
+        )
+        if message is None or message.status in FINAL or message.status == target:
+            return message
+        message.status = target
+        if target == OutboundMessage.Status.FAILED:
+            message.error = _("Non remis par l'opérateur (code %(code)s).") % {"code": error_code or "—"}
+        message.save(update_fields=["status", "error", "updated_at"])
+    return message
 
 
 def notify_staff(*, organisation, kind: str, subject: str, body: str = "", link: str = "") -> Notification:
-    from .tasks import email_notification
-
+    """An in-app notification, and the same by e-mail to each active staff member."""
     notification = Notification.objects.create(
         organisation=organisation, kind=kind, subject=subject[:200], body=body, link=link
     )
-    transaction.on_commit(lambda: email_notification.delay(notification.pk))
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + link if link.startswith("/") else link
+    for user in User.objects.filter(organisation=organisation, is_active=True).order_by("pk"):
+        context = {"subject": subject, "body": body, "url": url, "organisation": organisation}
+        mail_subject, text, html = render_email("staff_notification", context, language=user.language)
+        queue_email(
+            organisation=organisation,
+            to=user.email,
+            kind=kind,
+            subject=mail_subject,
+            body=text,
+            html_body=html,
+            link=url,
+        )
+    Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
     return notification
+
+
+def mark_read(*, organisation, user, notification_ids=None) -> int:
+    """Mark an organisation's notifications read (all of them, or the given ones)."""
+    if user.organisation_id != organisation.pk:
+        raise BusinessError(_("Objet introuvable."))
+    rows = Notification.objects.filter(organisation=organisation, read_at__isnull=True)
+    if notification_ids is not None:
+        rows = rows.filter(pk__in=notification_ids)
+    return rows.update(read_at=timezone.now())

@@ -1,23 +1,14 @@
 from celery import shared_task
-from django.core.mail import send_mail
-from django.utils import timezone
 
-from acquitte.customers.models import User
-
-from .models import Notification
+from . import services
 
 
 @shared_task
-def email_notification(notification_id: int) -> None:
-    """E-mail a notification to the organisation's active staff, once."""
-    notification = Notification.objects.select_related("organisation").get(pk=notification_id)
-    if notification.emailed_at:
-        return
-    recipients = list(
-        User.objects.filter(organisation=notification.organisation, is_active=True).values_list(
-            "email", flat=True
-        )
-    )
-    if recipients:
-        send_mail(notification.subject, notification.body or notification.subject, None, recipients)
-    Notification.objects.filter(pk=notification_id).update(emailed_at=timezone.now())
+def deliver_message(message_id: int) -> None:
+    services.deliver(message_id=message_id)
+
+
+@shared_task
+def deliver_queued_messages() -> int:
+    """Pick up messages left queued (a worker crash, a transient SMTP or SMS error)."""
+    return services.deliver_queued()

@@ -259,6 +259,7 @@ class ProviderAccount(models.Model):
     organisation = models.ForeignKey("customers.Organisation", on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(_("prestataire"), max_length=20)
     mode = models.CharField(_("mode"), max_length=4, choices=Mode.choices, default=Mode.TEST)
+    account_name = models.CharField(_("compte"), max_length=200, blank=True)
     credentials_encrypted = models.TextField(editable=False)
     connected_at = models.DateTimeField(auto_now=True)
 

@@ -31,6 +31,7 @@ from . import secrets, validation
 from .models import ChargeAttempt, Payment, PaymentMethod, ProviderAccount, TransferDeclaration, WebhookEvent
 from .providers import get_provider
 from .providers.base import ChargeResult, WebhookRejected
+from .providers.verify import CredentialsRejected, Verified, verify_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -622,36 +623,89 @@ def record_payment(
 # Provider accounts ------------------------------------------------------------------------------
 
 PROVIDER_FIELDS = {
-    "sandbox": ("webhook_secret",),
+    "sandbox": (),
     "stripe": ("secret_key", "webhook_secret"),
     "paypal": ("client_id", "client_secret"),
     "gocardless": ("access_token", "webhook_secret"),
 }
 
 
-@transaction.atomic
-def connect_provider(
-    *, organisation, provider: str, mode: str, credentials: dict, actor=None
-) -> ProviderAccount:
-    """Store (or replace) an organisation's credentials for a provider, encrypted."""
+def _check_settings_access(actor, organisation) -> None:
     check_can_write(actor, organisation)
     if actor is not None and not actor.can_manage_settings:
-        raise BusinessError(_("Seul un propriétaire peut connecter un prestataire."))
+        raise BusinessError(_("Seul un propriétaire peut modifier les réglages de paiement."))
+
+
+def connect_provider(
+    *, organisation, provider: str, credentials: dict, mode: str = "", actor=None
+) -> ProviderAccount:
+    """Check credentials with the provider, then store (or replace) them encrypted.
+
+    The mode comes from the credentials themselves (sk_test_/sk_live_, sandbox_/live_) except for
+    PayPal, whose credentials do not say it. The provider is asked before anything is written.
+    """
+    _check_settings_access(actor, organisation)
     if provider not in PROVIDER_FIELDS:
         raise BusinessError(_("Prestataire inconnu."))
-    if mode not in ProviderAccount.Mode.values:
-        raise BusinessError(_("Mode inconnu."))
-    missing = [f for f in PROVIDER_FIELDS[provider] if not str(credentials.get(f, "")).strip()]
+    clean = {f: str(credentials.get(f, "")).strip() for f in PROVIDER_FIELDS[provider]}
+    missing = [f for f, value in clean.items() if not value]
     if missing:
         raise BusinessError(_("Champs manquants : %(fields)s.") % {"fields": ", ".join(missing)})
-    clean = {f: str(credentials[f]).strip() for f in PROVIDER_FIELDS[provider]}
-    account, _created = ProviderAccount.objects.update_or_create(
-        organisation=organisation,
-        provider=provider,
-        defaults={"mode": mode, "credentials_encrypted": secrets.encrypt(clean)},
-    )
-    record_transition(obj=account, organisation=organisation, actor=actor, action="connect", to_state=mode)
+    if provider == "sandbox":
+        verified = Verified(mode=ProviderAccount.Mode.TEST, account_name=_("Bac à sable Acquitte"))
+    else:
+        if provider == "paypal" and mode not in ProviderAccount.Mode.values:
+            raise BusinessError(_("Mode inconnu."))
+        try:
+            verified = verify_credentials(provider=provider, credentials=clean, mode=mode)
+        except CredentialsRejected as exc:
+            raise BusinessError(exc.message) from exc
+    with transaction.atomic():
+        account, _created = ProviderAccount.objects.update_or_create(
+            organisation=organisation,
+            provider=provider,
+            defaults={
+                "mode": verified.mode,
+                "account_name": verified.account_name[:200],
+                "credentials_encrypted": secrets.encrypt(clean),
+            },
+        )
+        record_transition(
+            obj=account, organisation=organisation, actor=actor, action="connect", to_state=verified.mode
+        )
     return account
+
+
+@transaction.atomic
+def disconnect_provider(*, organisation, provider: str, actor=None) -> None:
+    _check_settings_access(actor, organisation)
+    account = ProviderAccount.objects.filter(organisation=organisation, provider=provider).first()
+    if account is None:
+        raise BusinessError(_("Ce prestataire n'est pas connecté."))
+    record_transition(
+        obj=account, organisation=organisation, actor=actor, action="disconnect", from_state=account.mode
+    )
+    account.delete()
+
+
+@transaction.atomic
+def set_online_payment_default(*, organisation, offered: bool, actor=None) -> Organisation:
+    """Offer online payment on every new invoice by default (seed 004); each invoice can differ."""
+    _check_settings_access(actor, organisation)
+    organisation.online_payment_default = offered
+    organisation.save(update_fields=["online_payment_default"])
+    record_transition(
+        obj=organisation,
+        organisation=organisation,
+        actor=actor,
+        action="online_payment_default",
+        to_state="on" if offered else "off",
+    )
+    return organisation
+
+
+def provider_accounts(organisation) -> dict:
+    return {a.provider: a for a in ProviderAccount.objects.filter(organisation=organisation)}
 
 
 def masked_credentials(account: ProviderAccount) -> dict:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
+from acquitte.core.http import client_ip
 from acquitte.customers import services as customers
 from acquitte.documents import services as documents
 from acquitte.invoicing.selectors import receivables
@@ -37,7 +38,7 @@ def customer_required(view):
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("portal:login"))
         if user.customer_id is None:
-            return redirect("admin:index")
+            return redirect("backoffice:home" if user.organisation_id else "admin:index")
         return view(request, *args, customer=user.customer, **kwargs)
 
     return wrapped
@@ -45,10 +46,6 @@ def customer_required(view):
 
 def _methods(customer):
     return PaymentMethod.objects.filter(customer=customer, status=PaymentMethod.Status.VALID)
-
-
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
 
 
 @customer_required
@@ -265,7 +262,7 @@ def first_login(request, customer):
                 customer=customer,
                 user=request.user,
                 terms=terms,
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
                 address=chosen,
                 new_address=new_address,
                 contact={

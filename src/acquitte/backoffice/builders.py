@@ -1,0 +1,60 @@
+"""The line editor shared by quotes and one-off invoices: one set of views, two documents.
+
+Each builder maps the editor's actions onto its app's services; views never decide the rules.
+"""
+
+from django.urls import reverse
+
+from acquitte.invoicing import services as invoicing
+from acquitte.invoicing.models import Invoice
+from acquitte.quotes import services as quotes
+from acquitte.quotes.models import Quote
+
+
+class QuoteBuilder:
+    slug = "soumissions"
+    model = Quote
+
+    def is_draft(self, doc) -> bool:
+        return doc.status == Quote.Status.DRAFT
+
+    def add_product(self, doc, product, actor):
+        return quotes.add_product(quote=doc, product=product, actor=actor)
+
+    def set_quantity(self, line, quantity, actor):
+        return quotes.set_quantity(line=line, quantity=quantity, actor=actor)
+
+    def remove(self, line, actor):
+        quotes.remove_line(line=line, actor=actor)
+
+    def next_url(self, doc) -> str:
+        return reverse("backoffice:quote_review", args=[doc.pk])
+
+    def detail_url(self, doc) -> str:
+        return reverse("backoffice:quote_detail", args=[doc.pk])
+
+
+class InvoiceBuilder:
+    slug = "factures"
+    model = Invoice
+
+    def is_draft(self, doc) -> bool:
+        return doc.status == Invoice.Status.DRAFT
+
+    def add_product(self, doc, product, actor):
+        return invoicing.add_product(invoice=doc, product=product, actor=actor)
+
+    def set_quantity(self, line, quantity, actor):
+        return invoicing.set_line_quantity(line=line, quantity=quantity, actor=actor)
+
+    def remove(self, line, actor):
+        invoicing.remove_line(line=line, actor=actor)
+
+    def next_url(self, doc) -> str:
+        return reverse("backoffice:invoice_detail", args=[doc.pk])
+
+    def detail_url(self, doc) -> str:
+        return reverse("backoffice:invoice_detail", args=[doc.pk])
+
+
+BUILDERS = {b.slug: b for b in (QuoteBuilder(), InvoiceBuilder())}

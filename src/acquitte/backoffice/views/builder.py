@@ -1,0 +1,131 @@
+"""Line editing for a draft quote or invoice: search the catalogue, tap to add, tap a line to change it."""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from acquitte.catalog.models import Product
+from acquitte.catalog.selectors import search_products
+from acquitte.catalog.services import save_product
+from acquitte.core.errors import BusinessError
+
+from ..access import owned, report, staff_required
+from ..builders import BUILDERS
+from ..forms import ProductForm, QuantityForm
+
+
+def _document(organisation, doc: str, pk):
+    builder = BUILDERS.get(doc)
+    if builder is None:
+        raise Http404
+    return builder, owned(builder.model.objects.select_related("customer"), organisation, pk)
+
+
+def _line(document, line_pk):
+    line = document.lines.filter(pk=line_pk).select_related("product").first()
+    if line is None:
+        raise Http404
+    return line
+
+
+def _context(builder, document, **extra):
+    context = {
+        "builder": builder,
+        "doc": document,
+        "lines": document.lines.all(),
+        "next_url": builder.next_url(document),
+    }
+    context.update(extra)
+    return context
+
+
+def _lines_or_redirect(request, builder, document, doc, pk):
+    if request.htmx:
+        document.refresh_from_db()
+        return render(request, "backoffice/_builder_lines.html", _context(builder, document))
+    return redirect("backoffice:builder", doc=doc, pk=pk)
+
+
+@staff_required
+def builder(request, doc, pk, *, organisation):
+    builder, document = _document(organisation, doc, pk)
+    if not builder.is_draft(document):
+        return redirect(builder.detail_url(document))
+    query = request.GET.get("q", "").strip()
+    results = search_products(organisation=organisation, query=query)[:20]
+    if request.htmx and request.htmx.target == "results":
+        return render(
+            request, "backoffice/_builder_results.html", _context(builder, document, results=results)
+        )
+    return render(request, "backoffice/builder.html", _context(builder, document, results=results, q=query))
+
+
+@require_POST
+@staff_required
+def builder_add(request, doc, pk, *, organisation):
+    builder, document = _document(organisation, doc, pk)
+    product = Product.objects.filter(organisation=organisation, pk=request.POST.get("product") or 0).first()
+    try:
+        if product is None:
+            raise BusinessError(_("Produit introuvable."))
+        builder.add_product(document, product, request.user)
+    except BusinessError as exc:
+        report(request, exc)
+    return _lines_or_redirect(request, builder, document, doc, pk)
+
+
+@staff_required
+def builder_line(request, doc, pk, line_pk, *, organisation):
+    """Tap a line: change its quantity (0 removes it)."""
+    builder, document = _document(organisation, doc, pk)
+    line = _line(document, line_pk)
+    form = QuantityForm(request.POST or None, initial={"quantity": line.quantity.normalize()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            if form.cleaned_data["quantity"] == 0:
+                builder.remove(line, request.user)
+            else:
+                builder.set_quantity(line, form.cleaned_data["quantity"], request.user)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            return _lines_or_redirect(request, builder, document, doc, pk)
+    template = "backoffice/_line_form.html" if request.htmx else "backoffice/line_form.html"
+    status = 400 if form.errors else 200
+    return render(request, template, _context(builder, document, line=line, form=form), status=status)
+
+
+@require_POST
+@staff_required
+def builder_remove(request, doc, pk, line_pk, *, organisation):
+    builder, document = _document(organisation, doc, pk)
+    try:
+        builder.remove(_line(document, line_pk), request.user)
+    except BusinessError as exc:
+        report(request, exc)
+    return _lines_or_redirect(request, builder, document, doc, pk)
+
+
+@staff_required
+def builder_new_product(request, doc, pk, *, organisation):
+    """The "+" of the editor: fill the product sheet, save; it joins the catalogue and the document."""
+    builder, document = _document(organisation, doc, pk)
+    product = Product(organisation=organisation, currency=organisation.currency)
+    form = ProductForm(request.POST or None, instance=product, organisation=organisation)
+    del form.fields["active"]
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                product = save_product(product=form.save(commit=False), actor=request.user)
+                builder.add_product(document, product, request.user)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(
+                request, _("« %(name)s » ajouté au catalogue et à la liste.") % {"name": product.name}
+            )
+            return redirect("backoffice:builder", doc=doc, pk=pk)
+    return render(request, "backoffice/builder_product.html", _context(builder, document, form=form))

@@ -1,0 +1,41 @@
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from acquitte.catalog.models import Product
+from acquitte.catalog.selectors import search_products
+from acquitte.catalog.services import save_product
+from acquitte.core.errors import BusinessError
+from acquitte.core.http import paginate
+
+from ..access import owned, report, staff_required
+from ..forms import ProductForm
+
+
+@staff_required
+def product_list(request, *, organisation):
+    query = request.GET.get("q", "").strip()
+    show_all = request.GET.get("all") == "1"
+    page = paginate(
+        request, search_products(organisation=organisation, query=query, active_only=not show_all)
+    )
+    return render(request, "backoffice/product_list.html", {"page": page, "q": query, "show_all": show_all})
+
+
+@staff_required
+def product_edit(request, pk=None, *, organisation):
+    product = (
+        owned(Product, organisation, pk)
+        if pk
+        else Product(organisation=organisation, currency=organisation.currency)
+    )
+    form = ProductForm(request.POST or None, instance=product, organisation=organisation)
+    if request.method == "POST" and form.is_valid():
+        try:
+            save_product(product=form.save(commit=False), actor=request.user)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(request, _("« %(name)s » est au catalogue.") % {"name": product.name})
+            return redirect("backoffice:products")
+    return render(request, "backoffice/product_form.html", {"form": form, "product": product})

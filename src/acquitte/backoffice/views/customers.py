@@ -1,0 +1,116 @@
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from acquitte.core.errors import BusinessError
+from acquitte.core.http import paginate
+from acquitte.customers import services
+from acquitte.customers.models import Address, Customer
+from acquitte.customers.selectors import search_customers
+from acquitte.invoicing.selectors import receivables, staff_invoices
+from acquitte.payments.models import Payment
+from acquitte.quotes.selectors import quotes_for_organisation
+
+from ..access import owned, report, staff_required
+from ..forms import AddressForm, ContactForm, CustomerForm, SiteForm
+
+
+@staff_required
+def customer_list(request, *, organisation):
+    query = request.GET.get("q", "").strip()
+    rows = search_customers(organisation=organisation, query=query, sort=request.GET.get("sort", ""))
+    page = paginate(request, rows)
+    template = "backoffice/_customer_rows.html" if request.htmx else "backoffice/customer_list.html"
+    return render(request, template, {"page": page, "q": query, "pick": request.GET.get("pick", "")})
+
+
+@staff_required
+def customer_edit(request, pk=None, *, organisation):
+    customer = (
+        owned(Customer, organisation, pk)
+        if pk
+        else Customer(organisation=organisation, currency=organisation.currency)
+    )
+    form = CustomerForm(request.POST or None, instance=customer, organisation=organisation)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.save_customer(customer=form.save(commit=False), actor=request.user)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(request, _("Fiche client enregistrée."))
+            next_url = request.POST.get("next", "")
+            if next_url == "quote":
+                return redirect("backoffice:quote_new_for", customer_pk=customer.pk)
+            return redirect("backoffice:customer_detail", pk=customer.pk)
+    return render(
+        request,
+        "backoffice/customer_form.html",
+        {"form": form, "customer": customer, "next": request.GET.get("next", request.POST.get("next", ""))},
+    )
+
+
+@staff_required
+def customer_detail(request, pk, *, organisation):
+    customer = owned(Customer, organisation, pk)
+    return render(request, "backoffice/customer_detail.html", _detail_context(customer, organisation))
+
+
+def _detail_context(customer, organisation, **forms):
+    context = {
+        "customer": customer,
+        "receivables": receivables(customer),
+        "invoices": staff_invoices(organisation, customer=customer, sort="-issue_date")[:20],
+        "quotes": quotes_for_organisation(organisation, customer=customer)[:10],
+        "payments": Payment.objects.filter(customer=customer).order_by("-created_at")[:20],
+        "addresses": customer.addresses.all(),
+        "contacts": customer.contacts.all(),
+        "sites": customer.sites.all(),
+        "address_form": AddressForm(prefix="address"),
+        "contact_form": ContactForm(prefix="contact"),
+        "site_form": SiteForm(prefix="site"),
+    }
+    context.update(forms)
+    return context
+
+
+ADDERS = {
+    "address": (AddressForm, services.add_address, _("Adresse ajoutée.")),
+    "contact": (ContactForm, services.add_contact, _("Contact ajouté.")),
+    "site": (SiteForm, services.add_site, _("Site ajouté.")),
+}
+
+
+@require_POST
+@staff_required
+def customer_add(request, pk, what, *, organisation):
+    """Add an address, a contact (or billing sub-contact) or a site to a customer."""
+    customer = owned(Customer, organisation, pk)
+    if what not in ADDERS:
+        return redirect("backoffice:customer_detail", pk=pk)
+    form_class, add, done = ADDERS[what]
+    form = form_class(request.POST, prefix=what)
+    if form.is_valid():
+        try:
+            add(customer=customer, actor=request.user, **form.cleaned_data)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(request, str(done))
+            return redirect("backoffice:customer_detail", pk=pk)
+    context = _detail_context(customer, organisation, **{f"{what}_form": form})
+    return render(request, "backoffice/customer_detail.html", context, status=400)
+
+
+@require_POST
+@staff_required
+def address_default(request, pk, address_pk, *, organisation):
+    customer = owned(Customer, organisation, pk)
+    address = Address.objects.filter(customer=customer, pk=address_pk).first()
+    if address is None:
+        messages.error(request, _("Objet introuvable."))
+    else:
+        services.set_default_address(address=address, actor=request.user)
+        messages.success(request, _("Adresse par défaut modifiée."))
+    return redirect("backoffice:customer_detail", pk=pk)

@@ -1,0 +1,194 @@
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from acquitte.core.errors import BusinessError
+from acquitte.core.http import paginate
+from acquitte.core.models import AuditLog
+from acquitte.customers.models import Customer
+from acquitte.customers.selectors import search_customers
+from acquitte.documents.services import pdf_response, public_url
+from acquitte.invoicing import services
+from acquitte.invoicing.models import Invoice
+from acquitte.invoicing.selectors import STAFF_SORTS, staff_invoices
+from acquitte.notifications.models import OutboundMessage
+from acquitte.payments import services as payments
+from acquitte.payments.forms import RecordPaymentForm
+from acquitte.payments.models import Payment
+
+from ..access import owned, report, staff_required
+from ..forms import InvoiceDatesForm, InvoiceFilterForm
+
+
+@staff_required
+def invoice_list(request, *, organisation):
+    form = InvoiceFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    customer = None
+    if request.GET.get("customer"):
+        customer = Customer.objects.filter(organisation=organisation, pk=request.GET["customer"]).first()
+    sort = request.GET.get("sort", "")
+    rows = staff_invoices(
+        organisation,
+        status=filters.get("status", ""),
+        kind=filters.get("kind", ""),
+        query=filters.get("q", ""),
+        customer=customer,
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+        sort=sort,
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("sort", None)
+    return render(
+        request,
+        "backoffice/invoice_list.html",
+        {
+            "form": form,
+            "page": paginate(request, rows),
+            "sort": sort if sort in STAFF_SORTS else "",
+            "filter_query": query.urlencode(),
+            "customer": customer,
+        },
+    )
+
+
+@staff_required
+def invoice_new(request, *, organisation):
+    """A one-off invoice: pick the customer, then add catalogue lines in the editor."""
+    if request.method == "POST":
+        customer = Customer.objects.filter(
+            organisation=organisation, pk=request.POST.get("customer") or 0
+        ).first()
+        try:
+            if customer is None:
+                raise BusinessError(_("Client introuvable."))
+            invoice = services.create_invoice(
+                organisation=organisation, customer=customer, actor=request.user
+            )
+        except BusinessError as exc:
+            report(request, exc)
+            return redirect("backoffice:invoice_new")
+        return redirect("backoffice:builder", doc="factures", pk=invoice.pk)
+    query = request.GET.get("q", "").strip()
+    page = paginate(request, search_customers(organisation=organisation, query=query), per_page=20)
+    template = "backoffice/_pick_rows.html" if request.htmx else "backoffice/pick_customer.html"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "q": query,
+            "action": reverse("backoffice:invoice_new"),
+            "title": _("Nouvelle facture"),
+            "next": "invoice",
+        },
+    )
+
+
+@staff_required
+def invoice_detail(request, pk, *, organisation):
+    invoice = owned(Invoice.objects.select_related("customer", "corrects"), organisation, pk)
+    return render(request, "backoffice/invoice_detail.html", _detail_context(invoice, organisation))
+
+
+def _detail_context(invoice, organisation, **extra):
+    context = {
+        "invoice": invoice,
+        "lines": invoice.lines.all(),
+        "taxes": invoice.taxes.all(),
+        "status": invoice.display_status(),
+        "public_url": public_url(invoice),
+        "payments": Payment.objects.filter(allocations__invoice=invoice).distinct().order_by("created_at"),
+        "credit_notes": Invoice.objects.filter(organisation=organisation, corrects=invoice),
+        "outbound": OutboundMessage.objects.filter(organisation=organisation, reference=invoice.number).defer(
+            "attachment"
+        )
+        if invoice.number
+        else [],
+        "history": AuditLog.objects.filter(
+            organisation=organisation,
+            content_type__app_label="invoicing",
+            content_type__model="invoice",
+            object_id=str(invoice.pk),
+        ).order_by("at", "pk"),
+        "record_form": RecordPaymentForm(initial={"amount": invoice.amount_due}),
+        "dates_form": InvoiceDatesForm(initial={"due_date": invoice.due_date, "notes": invoice.notes}),
+    }
+    context.update(extra)
+    return context
+
+
+@require_POST
+@staff_required
+def invoice_action(request, pk, action, *, organisation):
+    invoice = owned(Invoice, organisation, pk)
+    user = request.user
+    try:
+        if action == "finalise":
+            invoice = services.finalise_invoice(invoice=invoice, actor=user)
+            messages.success(request, _("Facture %(number)s émise.") % {"number": invoice.number})
+        elif action == "send":
+            services.send_invoice(invoice=invoice, actor=user)
+            messages.success(request, _("Facture envoyée avec son lien de consultation."))
+        elif action == "void":
+            services.void_invoice(invoice=invoice, actor=user, reason=request.POST.get("reason", ""))
+            messages.success(request, _("Facture annulée."))
+        elif action == "credit":
+            note = services.create_credit_note(invoice=invoice, actor=user)
+            note = services.finalise_invoice(invoice=note, actor=user)
+            messages.success(request, _("Avoir %(number)s émis.") % {"number": note.number})
+            return redirect("backoffice:invoice_detail", pk=note.pk)
+        elif action == "online":
+            services.set_online_payment(
+                invoice=invoice, actor=user, offered=request.POST.get("offered") == "1"
+            )
+            messages.success(request, _("Paiement en ligne mis à jour pour cette facture."))
+        elif action == "revoke":
+            services.revoke_public_link(invoice=invoice, actor=user)
+            messages.success(request, _("Lien public révoqué."))
+        elif action == "dates":
+            form = InvoiceDatesForm(request.POST)
+            if not form.is_valid():
+                raise BusinessError(_("Date invalide."))
+            services.update_draft(invoice=invoice, actor=user, **form.cleaned_data)
+            messages.success(request, _("Brouillon enregistré."))
+        elif action == "delete":
+            services.delete_draft(invoice=invoice, actor=user)
+            messages.success(request, _("Brouillon supprimé."))
+            return redirect("backoffice:invoices")
+    except BusinessError as exc:
+        report(request, exc)
+    return redirect("backoffice:invoice_detail", pk=pk)
+
+
+@require_POST
+@staff_required
+def invoice_record_payment(request, pk, *, organisation):
+    """Record a transfer or cheque received for this invoice."""
+    invoice = owned(Invoice.objects.select_related("customer"), organisation, pk)
+    form = RecordPaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            payments.record_payment(
+                organisation=organisation,
+                customer=invoice.customer,
+                invoice=invoice,
+                actor=request.user,
+                **form.cleaned_data,
+            )
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(request, _("Paiement enregistré."))
+            return redirect("backoffice:invoice_detail", pk=pk)
+    context = _detail_context(invoice, organisation, record_form=form)
+    return render(request, "backoffice/invoice_detail.html", context, status=400)
+
+
+@staff_required
+def invoice_pdf(request, pk, *, organisation):
+    return pdf_response(owned(Invoice, organisation, pk), download=request.GET.get("download") == "1")

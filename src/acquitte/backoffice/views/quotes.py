@@ -1,0 +1,169 @@
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from acquitte.core.errors import BusinessError
+from acquitte.core.http import client_ip, paginate
+from acquitte.core.models import AuditLog
+from acquitte.customers.models import Customer
+from acquitte.customers.selectors import search_customers
+from acquitte.notifications.models import OutboundMessage
+from acquitte.quotes import services
+from acquitte.quotes.models import Quote
+from acquitte.quotes.selectors import quotes_for_organisation
+from acquitte.quotes.views import pdf_response
+
+from ..access import owned, report, staff_required
+from ..forms import QuoteDetailsForm
+
+
+@staff_required
+def quote_list(request, *, organisation):
+    status = request.GET.get("status", "")
+    query = request.GET.get("q", "").strip()
+    rows = quotes_for_organisation(organisation, status=status, query=query, sort=request.GET.get("sort", ""))
+    return render(
+        request,
+        "backoffice/quote_list.html",
+        {"page": paginate(request, rows), "status": status, "q": query, "statuses": Quote.Status.choices},
+    )
+
+
+@staff_required
+def quote_new(request, *, organisation):
+    """Step 1: pick the customer (search), or create one and come back here."""
+    if request.method == "POST":
+        customer = owned(Customer, organisation, request.POST.get("customer") or 0)
+        try:
+            quote = services.create_quote(organisation=organisation, customer=customer, actor=request.user)
+        except BusinessError as exc:
+            report(request, exc)
+            return redirect("backoffice:quote_new")
+        return redirect("backoffice:builder", doc="soumissions", pk=quote.pk)
+    query = request.GET.get("q", "").strip()
+    page = paginate(request, search_customers(organisation=organisation, query=query), per_page=20)
+    template = "backoffice/_pick_rows.html" if request.htmx else "backoffice/pick_customer.html"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "q": query,
+            "action": reverse("backoffice:quote_new"),
+            "title": _("Nouvelle soumission"),
+            "next": "quote",
+        },
+    )
+
+
+@staff_required
+def quote_review(request, pk, *, organisation):
+    """ "Montant total": review, then view the PDF, save, send, or approve and take payment now."""
+    quote = owned(Quote.objects.select_related("customer"), organisation, pk)
+    if not quote.is_draft:
+        return redirect("backoffice:quote_detail", pk=pk)
+    form = QuoteDetailsForm(
+        request.POST or None, initial={"valid_until": quote.valid_until, "notes": quote.notes}
+    )
+    if request.method == "POST" and form.is_valid():
+        action = request.POST.get("action", "save")
+        try:
+            services.update_quote(quote=quote, actor=request.user, **form.cleaned_data)
+            if action == "send":
+                services.send_quote(quote=quote, actor=request.user)
+                messages.success(request, _sent_message(quote))
+                return redirect("backoffice:quote_detail", pk=pk)
+            if action == "pay":
+                invoice = services.approve_quote(
+                    quote=quote, actor=request.user, ip_address=client_ip(request)
+                )
+                return redirect("portal:public_invoice", token=invoice.public_token)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(request, _("Soumission enregistrée (brouillon)."))
+            return redirect("backoffice:quote_review", pk=pk)
+    return render(request, "backoffice/quote_review.html", _quote_context(quote, form=form))
+
+
+def _sent_message(quote) -> str:
+    customer = quote.customer
+    channels = [c for c, ok in ((_("par courriel"), customer.email), (_("par SMS"), customer.phone)) if ok]
+    return _("Soumission %(number)s envoyée %(channels)s.") % {
+        "number": quote.number,
+        "channels": _(" et ").join(channels),
+    }
+
+
+def _quote_context(quote, **extra):
+    context = {
+        "quote": quote,
+        "lines": quote.lines.all(),
+        "taxes": services.quote_taxes(quote),
+        "public_url": services.public_url(quote),
+    }
+    context.update(extra)
+    return context
+
+
+@staff_required
+def quote_detail(request, pk, *, organisation):
+    quote = owned(Quote.objects.select_related("customer", "invoice"), organisation, pk)
+    history = AuditLog.objects.filter(
+        organisation=organisation,
+        content_type__model="quote",
+        content_type__app_label="quotes",
+        object_id=str(pk),
+    ).order_by("at", "pk")
+    outbound = (
+        OutboundMessage.objects.filter(organisation=organisation, reference=quote.number).defer("attachment")
+        if quote.number
+        else []
+    )
+    return render(
+        request,
+        "backoffice/quote_detail.html",
+        _quote_context(
+            quote,
+            history=history,
+            outbound=outbound,
+            decidable=services.is_decidable(quote, by_staff=True),
+        ),
+    )
+
+
+@require_POST
+@staff_required
+def quote_action(request, pk, action, *, organisation):
+    quote = owned(Quote, organisation, pk)
+    try:
+        if action == "send":
+            services.send_quote(quote=quote, actor=request.user)
+            messages.success(request, _sent_message(quote))
+        elif action == "approve":
+            invoice = services.approve_quote(quote=quote, actor=request.user, ip_address=client_ip(request))
+            messages.success(
+                request, _("Soumission approuvée : facture %(number)s émise.") % {"number": invoice.number}
+            )
+        elif action == "decline":
+            services.decline_quote(
+                quote=quote,
+                actor=request.user,
+                reason=request.POST.get("reason", ""),
+                ip_address=client_ip(request),
+            )
+            messages.success(request, _("Soumission marquée comme refusée."))
+        elif action == "delete":
+            services.delete_draft(quote=quote, actor=request.user)
+            messages.success(request, _("Brouillon supprimé."))
+            return redirect("backoffice:quotes")
+    except BusinessError as exc:
+        report(request, exc)
+    return redirect("backoffice:quote_detail", pk=pk)
+
+
+@staff_required
+def quote_pdf(request, pk, *, organisation):
+    return pdf_response(owned(Quote, organisation, pk))

@@ -1,0 +1,112 @@
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from acquitte.core.errors import BusinessError
+from acquitte.payments import services as payments
+
+from ..access import report, staff_required
+from ..forms import PROVIDER_FIELDS, OnlinePaymentDefaultForm, ProviderForm
+
+PROVIDERS = [
+    ("stripe", "Stripe", gettext_lazy("Cartes bancaires (Visa, Mastercard, Amex)")),
+    ("gocardless", "GoCardless", gettext_lazy("Prélèvement bancaire (SEPA, PAD, ACH)")),
+    ("paypal", "PayPal", gettext_lazy("Paiement par compte PayPal")),
+]
+
+
+def _rows(organisation, forms=None):
+    accounts = payments.provider_accounts(organisation)
+    forms = forms or {}
+    rows = [
+        {
+            "key": key,
+            "name": name,
+            "purpose": purpose,
+            "account": accounts.get(key),
+            "masked": payments.masked_credentials(accounts[key]) if key in accounts else {},
+            "form": forms.get(key) or ProviderForm(provider=key),
+        }
+        for key, name, purpose in PROVIDERS
+    ]
+    return accounts.get("sandbox"), rows
+
+
+@staff_required
+def payment_settings(request, *, organisation):
+    return _page(request, organisation)
+
+
+def _page(request, organisation, forms=None, status=200):
+    sandbox, rows = _rows(organisation, forms)
+    return render(
+        request,
+        "backoffice/payment_settings.html",
+        {
+            "sandbox": sandbox,
+            "providers": rows,
+            "default_form": OnlinePaymentDefaultForm(
+                initial={"online_payment_default": organisation.online_payment_default}
+            ),
+            "can_manage": request.user.can_manage_settings,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@staff_required
+def connect(request, provider, *, organisation):
+    if provider not in PROVIDER_FIELDS:
+        raise Http404
+    form = ProviderForm(request.POST, provider=provider)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        mode = data.pop("mode", "")
+        try:
+            account = payments.connect_provider(
+                organisation=organisation, provider=provider, credentials=data, mode=mode, actor=request.user
+            )
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(
+                request,
+                _("%(provider)s est connecté (%(mode)s).")
+                % {"provider": provider.capitalize(), "mode": account.get_mode_display()},
+            )
+            return redirect("backoffice:payment_settings")
+    return _page(request, organisation, forms={provider: form}, status=400)
+
+
+@require_POST
+@staff_required
+def disconnect(request, provider, *, organisation):
+    try:
+        payments.disconnect_provider(organisation=organisation, provider=provider, actor=request.user)
+    except BusinessError as exc:
+        report(request, exc)
+    else:
+        messages.success(request, _("Prestataire déconnecté."))
+    return redirect("backoffice:payment_settings")
+
+
+@require_POST
+@staff_required
+def online_default(request, *, organisation):
+    form = OnlinePaymentDefaultForm(request.POST)
+    form.is_valid()
+    try:
+        payments.set_online_payment_default(
+            organisation=organisation,
+            offered=form.cleaned_data.get("online_payment_default", False),
+            actor=request.user,
+        )
+    except BusinessError as exc:
+        report(request, exc)
+    else:
+        messages.success(request, _("Réglage enregistré."))
+    return redirect("backoffice:payment_settings")

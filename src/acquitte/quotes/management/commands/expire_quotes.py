@@ -1,0 +1,10 @@
+from django.core.management.base import BaseCommand
+
+from acquitte.quotes.services import expire_quotes
+
+
+class Command(BaseCommand):
+    help = "Mark sent quotes past their validity date as expired (what the hourly task does)."
+
+    def handle(self, *args, **options):
+        self.stdout.write(f"{expire_quotes()} quote(s) expired")

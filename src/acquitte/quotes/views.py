@@ -1,0 +1,91 @@
+"""The page behind a quote's link: the customer reads it, approves or declines it, then pays."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from acquitte.core.errors import BusinessError
+from acquitte.core.http import client_ip
+from acquitte.documents.services import document_data_for_quote
+from acquitte.documents.services import render as render_pdf
+
+from . import services
+from .forms import ApproveForm, DeclineForm
+from .models import Quote
+from .selectors import quote_by_public_token
+
+
+def _quote_or_404(token: str) -> Quote:
+    quote = quote_by_public_token(token)
+    if quote is None:
+        raise Http404
+    return quote
+
+
+def public_quote(request, token: str):
+    quote = _quote_or_404(token)
+    if quote.invoice_id:
+        return redirect("portal:public_invoice", token=quote.invoice.public_token)
+    services.mark_viewed(quote=quote)
+    return _page(request, quote, token, ApproveForm(), DeclineForm())
+
+
+def _page(request, quote, token, approve_form, decline_form, status=200):
+    return render(
+        request,
+        "quotes/public_quote.html",
+        {
+            "quote": quote,
+            "organisation": quote.organisation,
+            "lines": quote.lines.all(),
+            "taxes": services.quote_taxes(quote),
+            "token": token,
+            "decidable": services.is_decidable(quote),
+            "approve_form": approve_form,
+            "decline_form": decline_form,
+        },
+        status=status,
+    )
+
+
+@require_POST
+def public_approve(request, token: str):
+    quote = _quote_or_404(token)
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        return _page(request, quote, token, form, DeclineForm(), status=400)
+    try:
+        invoice = services.approve_quote(
+            quote=quote, name=form.cleaned_data["name"], ip_address=client_ip(request)
+        )
+    except BusinessError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("quotes:public", token=token)
+    return redirect("portal:public_invoice", token=invoice.public_token)
+
+
+@require_POST
+def public_decline(request, token: str):
+    quote = _quote_or_404(token)
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        return _page(request, quote, token, ApproveForm(), form, status=400)
+    try:
+        services.decline_quote(quote=quote, reason=form.cleaned_data["reason"], ip_address=client_ip(request))
+    except BusinessError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("quotes:public", token=token)
+
+
+def public_pdf(request, token: str):
+    quote = _quote_or_404(token)
+    return pdf_response(quote)
+
+
+def pdf_response(quote: Quote):
+    from django.http import HttpResponse
+
+    response = HttpResponse(render_pdf(document_data_for_quote(quote)), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{quote.number or "soumission"}.pdf"'
+    return response
