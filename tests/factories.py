@@ -118,3 +118,9 @@ def invoice(organisation, customer, prices=("100.00",), finalise=True, **fields)
     if finalise:
         inv = invoicing.finalise_invoice(invoice=inv)
     return inv
+
+
+def staff(organisation, email="proprio@example.test", role="owner", password="motdepasse-long-2026"):
+    return customer_services.create_staff_user(
+        organisation=organisation, email=email, password=password, role=role, full_name="Sophie Tremblay"
+    )

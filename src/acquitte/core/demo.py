@@ -18,6 +18,7 @@ from acquitte.customers.models import Organisation, TermsVersion, User
 from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.services import LineInput
 from acquitte.payments.services import record_payment
+from acquitte.quotes import services as quotes
 
 DEMO_PASSWORD = "demo-acquitte-2026"
 
@@ -65,6 +66,13 @@ def _invoice(org, customer, lines, *, issued=None, kind="invoice", **extra):
     if issued is None:
         return invoice
     return invoicing.finalise_invoice(invoice=invoice, issue_date=issued)
+
+
+def _quote(org, customer, products, *, send: bool = False):
+    quote = quotes.create_quote(organisation=org, customer=customer)
+    for product, quantity in products:
+        quotes.add_product(quote=quote, product=product, quantity=quantity)
+    return quotes.send_quote(quote=quote) if send else quote
 
 
 def _portal_user(customer, email, full_name=""):
@@ -289,6 +297,10 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     invoicing.finalise_invoice(invoice=proforma, issue_date=d(2))
     _invoice(org, clinique, [_line(web), _line(ssl)], issued=d(1))  # open
     _invoice(org, clinique, [_line(web), _line(dom_ca)])  # draft
+    _quote(org, cafe, [(setup, 1), (phone, 2)], send=True)  # waiting for the customer
+    _quote(org, clinique, [(web, 12), (ssl, 1)])  # draft
+    converted = _quote(org, northwind, [(voip, 4), (setup, 1)], send=True)
+    quotes.approve_quote(quote=converted, name="Dana Whitfield", ip_address="192.0.2.10")
     result.created.append(org.name)
 
 
@@ -399,6 +411,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     _invoice(org, lumen, [_line(dev, "5", discount_percent=Decimal("10"))], issued=d(60))  # overdue
     _invoice(org, martin, [_line(hosting), _line(support), _line(dom_fr, "2")], issued=d(6))  # open
     _invoice(org, martin, [_line(dev, "2")])  # draft
+    _quote(org, martin, [(dev, 3), (hosting, 1)], send=True)
     result.created.append(org.name)
 
 

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from acquitte.core.demo import DEMO_PASSWORD, load_demo
 from acquitte.customers.models import Organisation, User
 from acquitte.invoicing.models import Invoice
+from acquitte.quotes.models import Quote
 
 
 class Command(BaseCommand):
@@ -22,7 +23,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"  créées : {', '.join(result.created)}"))
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Acquitte : {url}"))
-        self.stdout.write(f"Back-office (staff) : {url}admin/")
+        self.stdout.write(f"Back-office (équipe du marchand) : {url}gestion/  — administration : {url}admin/")
+        self.stdout.write(f"Portail client : {url}connexion/")
         self.stdout.write(f"Mot de passe de tous les comptes de démonstration : {DEMO_PASSWORD}")
         for organisation in Organisation.objects.order_by("id"):
             invoice = (
@@ -34,6 +36,10 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Lien de paiement public ({organisation.name}, {invoice.number}) : {url}i/{invoice.public_token}/"
                 )
+        for quote in Quote.objects.filter(status__in=["sent", "viewed"]).select_related("organisation"):
+            self.stdout.write(
+                f"Lien de soumission ({quote.organisation.name}, {quote.number}) : {url}q/{quote.public_token}/"
+            )
         demo_users = User.objects.filter(email__endswith=".demo").select_related("organisation", "customer")
         for user in demo_users.order_by("organisation_id", "customer_id", "email"):
             who = user.organisation.name if user.organisation else f"client {user.customer.name}"
