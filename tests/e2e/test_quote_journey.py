@@ -53,7 +53,7 @@ def sign_in(page, url, email):
 def test_quote_built_sent_approved_and_paid(live_server, phone):
     org = factories.quebec_organisation("e2e-quotes")
     factories.staff(org, email="proprio@e2e.test")
-    customer = factories.customer(org, name="Isabelle Côté", email="isabelle@example.test", phone="514 555 0199")
+    factories.customer(org, name="Isabelle Côté", email="isabelle@example.test", phone="514 555 0199")
     factories.product(org, sku="INST-01", price="150.00", name="Installation et configuration")
 
     staff = phone()
