@@ -8,11 +8,11 @@ admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("acquitte.notifications.urls")),
     path("", include("acquitte.payments.urls")),
     path("", include("acquitte.documents.urls")),
     path("", include("acquitte.portal.urls")),
     path("", include("acquitte.quotes.urls")),
-    path("", include("acquitte.notifications.urls")),
     path("gestion/", include("acquitte.backoffice.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
