@@ -286,3 +286,18 @@ def test_outbox_and_notifications_pages(staff_client, org_qc, owner):
     assert 'class="badge"' not in staff_client.get("/gestion/").content.decode()
     sms_only = staff_client.get("/gestion/messages/?channel=sms").content.decode()
     assert owner.email not in sms_only
+
+
+def test_new_customer_from_the_quote_picker_opens_the_quote(staff_client, org_qc):
+    response = staff_client.post(
+        "/gestion/clients/nouveau/",
+        {
+            "kind": "company",
+            "name": "Vitrerie Nord",
+            "email": "info@vitrerie.example",
+            "language": "fr",
+            "next": "quote",
+        },
+    )
+    quote = Quote.objects.get(customer__name="Vitrerie Nord")
+    assert response["Location"] == f"/gestion/soumissions/{quote.pk}/lignes/"

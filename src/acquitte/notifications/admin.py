@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from acquitte.core.admin import OrganisationScopedAdmin
+from acquitte.core.admin import OrganisationScopedAdmin, ReadOnlyMixin
 
-from .models import Notification
+from .models import Notification, OutboundMessage
 
 
 @admin.register(Notification)
@@ -14,3 +14,11 @@ class NotificationAdmin(OrganisationScopedAdmin):
 
     def has_add_permission(self, request, *args):
         return False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyMixin, OrganisationScopedAdmin):
+    list_display = ["created_at", "channel", "to", "subject", "status", "attempts"]
+    list_filter = ["channel", "status", "kind"]
+    search_fields = ["to", "subject", "reference"]
+    exclude = ["attachment", "html_body"]

@@ -8,8 +8,10 @@ from acquitte.core.http import paginate
 from acquitte.customers import services
 from acquitte.customers.models import Address, Customer
 from acquitte.customers.selectors import search_customers
+from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.selectors import receivables, staff_invoices
 from acquitte.payments.models import Payment
+from acquitte.quotes import services as quotes
 from acquitte.quotes.selectors import quotes_for_organisation
 
 from ..access import owned, report, staff_required
@@ -40,15 +42,25 @@ def customer_edit(request, pk=None, *, organisation):
             report(request, exc, form)
         else:
             messages.success(request, _("Fiche client enregistrée."))
-            next_url = request.POST.get("next", "")
-            if next_url == "quote":
-                return redirect("backoffice:quote_new_for", customer_pk=customer.pk)
-            return redirect("backoffice:customer_detail", pk=customer.pk)
+            return _after_save(request, organisation, customer)
     return render(
         request,
         "backoffice/customer_form.html",
         {"form": form, "customer": customer, "next": request.GET.get("next", request.POST.get("next", ""))},
     )
+
+
+def _after_save(request, organisation, customer):
+    """Back to the customer, or, when the customer was created from "New quote" or "New invoice",
+    straight into that document's line editor."""
+    then = request.POST.get("next", "")
+    if then == "quote":
+        quote = quotes.create_quote(organisation=organisation, customer=customer, actor=request.user)
+        return redirect("backoffice:builder", doc="soumissions", pk=quote.pk)
+    if then == "invoice":
+        invoice = invoicing.create_invoice(organisation=organisation, customer=customer, actor=request.user)
+        return redirect("backoffice:builder", doc="factures", pk=invoice.pk)
+    return redirect("backoffice:customer_detail", pk=customer.pk)
 
 
 @staff_required
