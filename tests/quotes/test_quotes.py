@@ -250,3 +250,23 @@ def test_concurrent_approvals_make_one_invoice():
     invoice = Invoice.objects.get(organisation=org)
     assert answers == [f"/i/{invoice.public_token}/"] * 8
     assert Quote.objects.get(pk=quote.pk).invoice_id == invoice.pk
+
+
+def test_quote_pdf_reads_as_a_quote_in_each_country_and_language(org_qc, org_fr, customer, product):
+    import io
+
+    from pypdf import PdfReader
+
+    from acquitte.documents.services import document_data_for_quote, render
+
+    def text(quote):
+        return PdfReader(io.BytesIO(render(document_data_for_quote(quote)))).pages[0].extract_text()
+
+    quebec = sent_quote(org_qc, customer, product)
+    body = text(quebec)
+    assert "SOUMISSION" in body and quebec.number in body and "Pose de fenêtre" in body
+    assert "804,83" in body and "Bon pour accord" in body
+    france = sent_quote(org_fr, factories.customer(org_fr, name="Martin"), factories.product(org_fr, sku="D"))
+    assert "DEVIS" in text(france)
+    english = sent_quote(org_qc, factories.customer(org_qc, name="Northwind", language="en"), product)
+    assert "QUOTE" in text(english) and "Valid until" in text(english)

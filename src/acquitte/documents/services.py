@@ -252,7 +252,8 @@ def document_data_for_quote(quote) -> DocumentData:
     data = {
         "lang": lang,
         "labels": t,
-        "title": t["quote"],
+        # "Devis" in France, "soumission" in Quebec.
+        "title": t["quote"] if lang == "en" else ("DEVIS" if country == "FR" else "SOUMISSION"),
         "number": quote.number or t["draft_mark"],
         "draft": quote.status == quote.Status.DRAFT,
         "seller": {
