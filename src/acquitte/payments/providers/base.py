@@ -13,11 +13,21 @@ class SavedMethod:
 
 @dataclass(frozen=True)
 class ChargeResult:
-    """``status`` is succeeded, pending (settles later by webhook), failed or unknown (not found)."""
+    """``status`` is succeeded, pending (settles later by webhook), failed, unknown (not found, or a
+    hosted payment the payer abandoned or that expired), or open (a hosted payment the payer has not
+    finished yet: nothing to apply). ``reference`` replaces the stored provider reference when given."""
 
     status: str
     reference: str = ""
     failure_code: str = ""
+
+
+@dataclass(frozen=True)
+class HostedPayment:
+    """A payment page opened at the provider: where to send the payer, and the provider's id for it."""
+
+    url: str
+    reference: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,9 @@ class ProviderEvent:
     reference: str
     status: str
     payload: dict = field(default_factory=dict)
+    #: The id later events will carry instead of ``reference`` (a GoCardless billing request becomes
+    #: a payment), so that both find the same charge.
+    new_reference: str = ""
 
 
 class WebhookRejected(Exception):
@@ -40,7 +53,47 @@ class WebhookRejected(Exception):
 
 
 class Provider:
+    """One provider, for one organisation's account: ``credentials`` are the decrypted ones stored
+    by ``connect_provider``, ``mode`` is "test" or "live". The sandbox needs neither.
+
+    Two ways to take a payment: the sandbox collects card or account numbers on our own pages and
+    tokenises them (``checkout_url``, ``save_method``, ``charge``); a hosted provider (``hosted``)
+    takes the payment on its own page (``start_hosted_payment``) and tells us the outcome on the
+    payer's return (``payment_status``) and by webhook.
+    """
+
     name = ""
+    hosted = False
+
+    def __init__(self, *, credentials: dict | None = None, mode: str = "test"):
+        self.credentials = credentials or {}
+        self.mode = mode
+
+    def start_hosted_payment(
+        self,
+        *,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+        return_url: str,
+        cancel_url: str,
+        customer_email: str = "",
+        customer_name: str = "",
+    ) -> HostedPayment:
+        """Open a one-off payment of ``amount`` on the provider's page. ``idempotency_key`` goes to
+        the provider (header or metadata) so that a retry opens nothing twice."""
+        raise NotImplementedError
+
+    def payment_status(self, *, reference: str) -> ChargeResult:
+        """What the provider says now of the hosted payment ``reference``."""
+        raise NotImplementedError
+
+    def cancel_hosted_payment(self, *, reference: str) -> ChargeResult:
+        """The payer came back through the cancel link: close the page at the provider if it can be
+        (so it cannot be paid later), and say what it now is."""
+        raise NotImplementedError
 
     def checkout_url(self, *, session: str, kind: str) -> str:
         """Where to send the payer to pay (card, PayPal) or sign a mandate (debit); they come back
@@ -59,11 +112,13 @@ class Provider:
         """What the provider knows of the charge made with this key (``unknown`` if none)."""
         raise NotImplementedError
 
-    def refund(self, *, reference: str, amount: Decimal) -> ChargeResult:
+    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
+        """Give back ``amount`` of the payment ``reference`` (the reference stored on the payment)."""
         raise NotImplementedError
 
     def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
-        """Verify the signature and freshness, then normalise; raise WebhookRejected otherwise."""
+        """Verify the signature and freshness, then normalise; raise WebhookRejected otherwise.
+        ``secret`` is the account's webhook secret; events the app does not act on are left out."""
         raise NotImplementedError
 
     def parse_payload(self, payload: dict) -> ProviderEvent:

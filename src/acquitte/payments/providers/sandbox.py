@@ -79,7 +79,7 @@ class SandboxProvider(Provider):
         charge = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         return self._result(charge) if charge else ChargeResult(status="unknown")
 
-    def refund(self, *, reference: str, amount: Decimal) -> ChargeResult:
+    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
         charge = SandboxCharge.objects.get(reference=reference)
         return ChargeResult(status="succeeded", reference=charge.reference)
 
