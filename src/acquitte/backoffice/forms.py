@@ -118,7 +118,11 @@ PROVIDER_FIELDS = {
         ("webhook_secret", _("Secret de signature des webhooks (whsec_…)")),
     ],
     "gocardless": [("access_token", _("Jeton d'accès")), ("webhook_secret", _("Secret des webhooks"))],
-    "paypal": [("client_id", _("Client ID")), ("client_secret", _("Secret"))],
+    "paypal": [
+        ("client_id", _("Client ID")),
+        ("client_secret", _("Secret")),
+        ("webhook_id", _("ID du webhook (Webhook ID)")),
+    ],
 }
 
 

@@ -4,7 +4,9 @@ hosted page twice charges once."""
 
 import uuid
 
+from django.conf import settings
 from django.core import signing
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +19,9 @@ from .providers import get_provider
 
 SALT = "acquitte.payments.checkout"
 MAX_AGE = 3600
+RETURN_SALT = "acquitte.payments.hosted-return"
+#: A payer may come back from the provider's page (a bank's 3-D Secure step, a mandate) days later.
+RETURN_MAX_AGE = 7 * 24 * 3600
 KINDS = ("card", "paypal", "debit")
 
 
@@ -28,8 +33,32 @@ def start_checkout(*, invoice: Invoice, kind: str, return_path: str) -> str:
         raise BusinessError(_("Cette facture n'est pas à payer en ligne."))
     if not return_path.startswith("/") or return_path.startswith("//"):
         raise BusinessError(_("Adresse de retour invalide."))
+    provider = services.provider_for(organisation=invoice.organisation, kind=kind)
+    if provider is None:
+        raise BusinessError(_("Ce moyen de paiement n'est pas proposé pour cette facture."))
+    if provider != "sandbox":
+        return services.start_hosted_payment(
+            invoice=invoice, kind=kind, provider=provider, urls=lambda key: _return_urls(key, return_path)
+        )
     session = signing.dumps({"i": invoice.pk, "k": kind, "n": uuid.uuid4().hex, "r": return_path}, salt=SALT)
     return get_provider("sandbox").checkout_url(session=session, kind=kind)
+
+
+def _return_urls(key: str, return_path: str) -> tuple[str, str]:
+    """Where the provider sends the payer back: a signed ticket naming the attempt and our page."""
+    ticket = signing.dumps({"n": key, "r": return_path}, salt=RETURN_SALT)
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("payments:hosted_return", args=[ticket])
+    return url, url + "?annule=1"
+
+
+def finish_hosted_checkout(*, ticket: str, cancelled: bool):
+    """(payment, return path) once the payer is back from the provider's page."""
+    try:
+        data = signing.loads(ticket, salt=RETURN_SALT, max_age=RETURN_MAX_AGE)
+        key, return_path = data["n"], data["r"]
+    except (signing.BadSignature, KeyError, TypeError) as exc:
+        raise BusinessError(_("Cette session de paiement est invalide ou expirée.")) from exc
+    return services.finish_hosted_payment(idempotency_key=key, cancelled=cancelled), return_path
 
 
 def read_checkout(session: str) -> tuple[Invoice, str, str, str]:

@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import hmac
 import logging
+import uuid
 from contextlib import nullcontext
 from decimal import Decimal
 
@@ -283,7 +284,7 @@ def _charge(*, customer, invoice, amount, token, kind, method, provider, idempot
     )
     if not created:
         return attempt.payment
-    result = get_provider(attempt.provider).charge(
+    result = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id).charge(
         token=token,
         amount=attempt.payment.amount,
         currency=attempt.payment.currency,
@@ -352,7 +353,10 @@ def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult) -> Paym
         ChargeAttempt.objects.select_for_update().select_related("payment__organisation").get(pk=attempt.pk)
     )
     payment = attempt.payment
-    if attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED):
+    if (
+        attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED)
+        or result.status == "open"
+    ):
         return payment
     if result.reference:
         attempt.provider_reference = payment.provider_reference = result.reference
@@ -414,16 +418,34 @@ def _settle(payment: Payment, actor=None) -> None:
 
 
 def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(minutes=2)) -> dict:
-    """Settle attempts left in doubt by asking the provider — never by charging again."""
-    cutoff = timezone.now() - older_than
+    """Settle attempts left in doubt by asking the provider — never by charging again.
+
+    A hosted payment is asked about by its reference; one the payer left open for a day is closed
+    at the provider, and one that never got a reference (a crash before the provider answered) never
+    reached a payer, so it is cancelled.
+    """
+    now = timezone.now()
     counts = {"checked": 0, "settled": 0}
     doubtful = ChargeAttempt.objects.filter(
-        state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING], created_at__lt=cutoff
+        state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING], created_at__lt=now - older_than
     )
     for attempt in doubtful.iterator():
         counts["checked"] += 1
-        result = get_provider(attempt.provider).fetch_status(idempotency_key=attempt.idempotency_key)
-        if result.status == "pending" and attempt.state == ChargeAttempt.State.PENDING:
+        try:
+            client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
+        except BusinessError:
+            continue
+        if not client.hosted:
+            result = client.fetch_status(idempotency_key=attempt.idempotency_key)
+        elif not attempt.provider_reference:
+            result = ChargeResult(status="unknown")
+        else:
+            result = client.payment_status(reference=attempt.provider_reference)
+            if result.status == "open" and attempt.created_at < now - HOSTED_PAGE_LIFETIME:
+                result = client.cancel_hosted_payment(reference=attempt.provider_reference)
+        if result.status in ("open", "pending") and attempt.state == ChargeAttempt.State.PENDING:
+            continue
+        if result.status == "open":
             continue
         apply_charge_result(attempt=attempt, result=result)
         counts["settled"] += 1
@@ -444,13 +466,17 @@ def receive_webhook(*, provider: str, organisation_slug: str, body: bytes, heade
     organisation = Organisation.objects.filter(slug=organisation_slug).first()
     if organisation is None:
         raise WebhookRejected("unknown organisation", 404)
-    try:
-        handler = get_provider(provider)
-    except LookupError as exc:
-        raise WebhookRejected("unknown provider", 404) from exc
-    events = handler.parse_webhook(
-        body=body, headers=headers, secret=webhook_secret(provider=provider, organisation=organisation)
-    )
+    if provider not in PROVIDER_FIELDS:
+        raise WebhookRejected("unknown provider", 404)
+    account = ProviderAccount.objects.filter(organisation=organisation, provider=provider).first()
+    if account is None:
+        raise WebhookRejected("provider not connected", 404)
+    if provider == "sandbox":
+        handler, secret = get_provider(provider), webhook_secret(provider=provider, organisation=organisation)
+    else:
+        handler = get_provider(provider, account=account)
+        secret = handler.credentials.get("webhook_secret", "")
+    events = handler.parse_webhook(body=body, headers=headers, secret=secret)
     stored = []
     for event in events:
         # The unique constraint, not a lookup, makes a replay a no-op. Outside a transaction the
@@ -480,13 +506,16 @@ def process_webhook_event(*, event_id: int) -> None:
         return
     parsed = get_provider(event.provider).parse_payload(event.payload)
     attempt = ChargeAttempt.objects.filter(
-        organisation_id=event.organisation_id, provider=event.provider, provider_reference=parsed.reference
+        organisation_id=event.organisation_id,
+        provider=event.provider,
+        provider_reference__in=[r for r in (parsed.reference, parsed.new_reference) if r],
     ).first()
     if attempt is None:
         event.error = "unknown charge"
     else:
         apply_charge_result(
-            attempt=attempt, result=ChargeResult(status=parsed.status, reference=parsed.reference)
+            attempt=attempt,
+            result=ChargeResult(status=parsed.status, reference=parsed.new_reference or parsed.reference),
         )
     event.processed_at = timezone.now()
     event.save(update_fields=["processed_at", "error"])
@@ -506,7 +535,9 @@ def refund(*, payment: Payment, amount, actor=None) -> Payment:
     if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTLY_REFUNDED):
         raise BusinessError(_("Seul un paiement réussi peut être remboursé."))
     if payment.provider:
-        get_provider(payment.provider).refund(reference=payment.provider_reference, amount=amount)
+        provider_client(name=payment.provider, organisation_id=payment.organisation_id).refund(
+            reference=payment.provider_reference, amount=amount, currency=payment.currency
+        )
     payment.amount_refunded += amount
     reverse_allocations(
         payment=payment, amount=min(amount, sum(a.amount for a in payment.allocations.all())), actor=actor
@@ -625,9 +656,14 @@ def record_payment(
 PROVIDER_FIELDS = {
     "sandbox": (),
     "stripe": ("secret_key", "webhook_secret"),
-    "paypal": ("client_id", "client_secret"),
+    "paypal": ("client_id", "client_secret", "webhook_id"),
     "gocardless": ("access_token", "webhook_secret"),
 }
+#: The provider that takes each kind of online payment once connected; the sandbox stands in otherwise.
+PROVIDER_FOR_KIND = {"card": "stripe", "debit": "gocardless", "paypal": "paypal"}
+PAYMENT_METHOD_FOR_KIND = {"card": "card", "debit": "direct_debit", "paypal": "paypal"}
+#: How long a payer may leave a provider's payment page open before it is closed.
+HOSTED_PAGE_LIFETIME = datetime.timedelta(days=1)
 
 
 def _check_settings_access(actor, organisation) -> None:
@@ -706,6 +742,102 @@ def set_online_payment_default(*, organisation, offered: bool, actor=None) -> Or
 
 def provider_accounts(organisation) -> dict:
     return {a.provider: a for a in ProviderAccount.objects.filter(organisation=organisation)}
+
+
+def provider_client(*, name: str, organisation_id: int):
+    """The provider ``name`` set up with the organisation's own credentials."""
+    if name == "sandbox":
+        return get_provider(name)
+    account = ProviderAccount.objects.filter(organisation_id=organisation_id, provider=name).first()
+    if account is None:
+        raise BusinessError(_("Ce prestataire n'est pas connecté."))
+    return get_provider(name, account=account)
+
+
+def provider_for(*, organisation, kind: str) -> str | None:
+    """Who takes a ``kind`` payment (card, debit, paypal) for this organisation, if anyone."""
+    accounts = provider_accounts(organisation)
+    if PROVIDER_FOR_KIND.get(kind) in accounts:
+        return PROVIDER_FOR_KIND[kind]
+    return "sandbox" if "sandbox" in accounts else None
+
+
+def online_kinds(organisation) -> list[str]:
+    """The kinds of online payment the organisation can take, for the payment buttons."""
+    accounts = provider_accounts(organisation)
+    return [k for k, name in PROVIDER_FOR_KIND.items() if name in accounts or "sandbox" in accounts]
+
+
+def start_hosted_payment(*, invoice: Invoice, kind: str, provider: str, urls) -> str:
+    """Open a payment page at the provider for what the invoice still owes; return its address.
+
+    The payment and its attempt are committed first, with the idempotency key the provider receives.
+    A page left open earlier for the same invoice is closed first, so only one can be paid.
+    ``urls(key)`` gives the return and cancel addresses for that key.
+    """
+    client = provider_client(name=provider, organisation_id=invoice.organisation_id)
+    _close_open_pages(invoice)
+    key = uuid.uuid4().hex
+    attempt, _created = _open_attempt(
+        customer=invoice.customer,
+        invoice=invoice,
+        amount=None,
+        kind=PAYMENT_METHOD_FOR_KIND[kind],
+        method=None,
+        provider=provider,
+        idempotency_key=key,
+        actor=None,
+    )
+    return_url, cancel_url = urls(key)
+    try:
+        hosted = client.start_hosted_payment(
+            kind=kind,
+            amount=attempt.payment.amount,
+            currency=attempt.payment.currency,
+            description=_("Facture %(number)s — %(org)s")
+            % {"number": invoice.number, "org": invoice.organisation.name},
+            idempotency_key=key,
+            return_url=return_url,
+            cancel_url=cancel_url,
+            customer_email=invoice.customer.email,
+            customer_name=invoice.customer.name,
+        )
+    except Exception as exc:  # any failure of the provider call: the payer saw no page, nothing was charged
+        logger.exception("opening a %s payment page failed", provider)
+        apply_charge_result(attempt=attempt, result=ChargeResult(status="unknown"))
+        raise BusinessError(
+            _("Le prestataire de paiement ne répond pas ; réessayez dans un instant.")
+        ) from exc
+    ChargeAttempt.objects.filter(pk=attempt.pk).update(provider_reference=hosted.reference)
+    Payment.objects.filter(pk=attempt.payment_id).update(provider_reference=hosted.reference)
+    return hosted.url
+
+
+def _close_open_pages(invoice: Invoice) -> None:
+    """Close the provider pages still open for this invoice; one that was paid meanwhile counts."""
+    still_open = ChargeAttempt.objects.filter(
+        payment__invoice=invoice, state=ChargeAttempt.State.CREATED
+    ).exclude(provider="sandbox")
+    for attempt in still_open:
+        result = ChargeResult(status="unknown")
+        if attempt.provider_reference:
+            client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
+            result = client.cancel_hosted_payment(reference=attempt.provider_reference)
+        apply_charge_result(attempt=attempt, result=result)
+
+
+def finish_hosted_payment(*, idempotency_key: str, cancelled: bool) -> Payment:
+    """The payer is back from the provider's page: ask the provider what happened and apply it."""
+    attempt = ChargeAttempt.objects.select_related("payment").filter(idempotency_key=idempotency_key).first()
+    if attempt is None or attempt.provider == "sandbox" or not attempt.provider_reference:
+        raise BusinessError(_("Cette session de paiement est invalide ou expirée."))
+    client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
+    reference = attempt.provider_reference
+    if cancelled:
+        result = client.cancel_hosted_payment(reference=reference)
+    else:
+        result = client.payment_status(reference=reference)
+    return apply_charge_result(attempt=attempt, result=result)
 
 
 def masked_credentials(account: ProviderAccount) -> dict:

@@ -6,6 +6,7 @@ app_name = "payments"
 
 urlpatterns = [
     path("webhooks/<slug:provider>/<slug:organisation>/", views.webhook, name="webhook"),
+    path("payer/retour/<str:ticket>/", views.hosted_return, name="hosted_return"),
     path("sandbox/card/<str:session>/", views.sandbox_card, name="sandbox_card"),
     path("sandbox/paypal/<str:session>/", views.sandbox_paypal, name="sandbox_paypal"),
     path("sandbox/debit/<str:session>/", views.sandbox_debit, name="sandbox_debit"),

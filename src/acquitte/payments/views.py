@@ -107,9 +107,27 @@ def sandbox_paypal(request, session: str):
     return render(request, "payments/sandbox_paypal.html", {"invoice": invoice, "return_path": return_path})
 
 
+def hosted_return(request, ticket: str):
+    """The payer is back from a provider's payment page (paid, or through its cancel link)."""
+    try:
+        payment, return_path = checkout.finish_hosted_checkout(
+            ticket=ticket, cancelled="annule" in request.GET
+        )
+    except BusinessError:
+        raise Http404 from None
+    report_payment(request, payment)
+    return redirect(return_path)
+
+
 def report_payment(request, payment) -> None:
     """Tell the payer, in their language, what became of their payment."""
-    if payment.status == "processing":
+    if payment.status == "canceled":
+        messages.info(request, _("Paiement annulé ; la facture reste à payer."))
+    elif payment.status == "processing" and payment.method != "direct_debit":
+        messages.info(
+            request, _("Paiement en cours de confirmation : la facture sera marquée payée dès sa réception.")
+        )
+    elif payment.status == "processing":
         messages.info(
             request,
             _(

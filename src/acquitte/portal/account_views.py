@@ -110,6 +110,7 @@ def invoice_detail(request, customer, pk: int):
         "payable": invoice.status == "open" and invoice.kind != "credit_note",
         "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
         "methods": _methods(customer),
+        "kinds": payments.online_kinds(invoice.organisation),
         "pay_key": uuid.uuid4().hex,
         "pdf_url": reverse("portal:invoice_pdf", args=[pk]),
     }

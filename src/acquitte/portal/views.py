@@ -32,6 +32,7 @@ def public_invoice(request, token: str):
         "payable": invoice.status == "open" and invoice.kind != "credit_note",
         "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
         "token": token,
+        "kinds": payments.online_kinds(invoice.organisation),
         "pdf_url": reverse("documents:public_pdf", args=[token]),
     }
     return render(request, "portal/public_invoice.html", context)

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -29,6 +31,8 @@ def _rows(organisation, forms=None):
             "account": accounts.get(key),
             "masked": payments.masked_credentials(accounts[key]) if key in accounts else {},
             "form": forms.get(key) or ProviderForm(provider=key),
+            "webhook_url": settings.PUBLIC_BASE_URL.rstrip("/")
+            + reverse("payments:webhook", args=[key, organisation.slug]),
         }
         for key, name, purpose in PROVIDERS
     ]
