@@ -301,3 +301,33 @@ def test_new_customer_from_the_quote_picker_opens_the_quote(staff_client, org_qc
     )
     quote = Quote.objects.get(customer__name="Vitrerie Nord")
     assert response["Location"] == f"/gestion/soumissions/{quote.pk}/lignes/"
+
+
+def test_back_office_in_english(staff_client, org_qc):
+    staff_client.cookies["django_language"] = "en"
+    customer = factories.customer(org_qc)
+    staff_client.post("/gestion/soumissions/nouvelle/", {"customer": customer.pk})
+    quote = Quote.objects.get()
+    pages = {
+        "/gestion/soumissions/": ["Quotes", "Draft"],
+        f"/gestion/soumissions/{quote.pk}/lignes/": ["New quote", "Add from the catalogue"],
+        "/gestion/factures/": ["Invoices", "New invoice"],
+        "/gestion/reglages/paiement/": ["Online payment", "Connect"],
+        "/gestion/clients/": ["Customers", "New customer"],
+    }
+    for url, words in pages.items():
+        body = staff_client.get(url).content.decode()
+        for word in words:
+            assert word in body, (url, word)
+        assert "Soumissions" not in body, url
+
+
+def test_sandbox_can_be_disconnected_and_reconnected(staff_client, org_qc):
+    staff_client.post("/gestion/reglages/paiement/sandbox/deconnecter/")
+    assert not ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").exists()
+    invoice = factories.invoice(org_qc, factories.customer(org_qc))
+    page = staff_client.get(f"/i/{invoice.public_token}/").content.decode()
+    assert "Carte de crédit" not in page and "Virement bancaire ou chèque" in page
+    staff_client.post("/gestion/reglages/paiement/sandbox/connecter/")
+    assert ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").exists()
+    assert "Carte de crédit" in staff_client.get(f"/i/{invoice.public_token}/").content.decode()

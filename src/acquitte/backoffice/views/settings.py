@@ -64,6 +64,14 @@ def _page(request, organisation, forms=None, status=200):
 @require_POST
 @staff_required
 def connect(request, provider, *, organisation):
+    if provider == "sandbox":
+        try:
+            payments.connect_provider(
+                organisation=organisation, provider="sandbox", credentials={}, actor=request.user
+            )
+        except BusinessError as exc:
+            report(request, exc)
+        return redirect("backoffice:payment_settings")
     if provider not in PROVIDER_FIELDS:
         raise Http404
     form = ProviderForm(request.POST, provider=provider)
