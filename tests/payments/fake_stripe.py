@@ -1,0 +1,327 @@
+"""A local stand-in for the part of Stripe's API that Checkout payments use, for the real SDK offline.
+
+Like Stripe it wants the secret key as a bearer token, replays a POST repeated with the same
+Idempotency-Key (and refuses one whose parameters changed), refuses an expiry under 30 minutes,
+and answers errors in Stripe's shape. Tests move sessions along with ``mark_paid`` and friends,
+build the events Stripe would send with ``event`` and sign them with ``signed_event``.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.client import HTTPMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+SECRET_KEY = "sk_test_51FakeCheckoutKey000000000000"
+WEBHOOK_SECRET = "whsec_FakeCheckoutWebhookSecret"
+
+_KEY_PART = re.compile(r"\[([^\]]*)\]")
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    headers: HTTPMessage
+    params: dict
+
+
+class StripeFailure(Exception):
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", **extra):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "type": kind, **extra}}
+
+
+def decode_form(body: str) -> dict:
+    """Stripe's form encoding (``line_items[0][price_data][currency]=cad``) back into nested data."""
+    data: dict = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        head = key.split("[", 1)[0]
+        path = [head, *_KEY_PART.findall(key[len(head) :])]
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return _lists(data)
+
+
+def _lists(node):
+    if not isinstance(node, dict):
+        return node
+    if node and all(key.isdigit() for key in node):
+        return [_lists(node[key]) for key in sorted(node, key=int)]
+    return {key: _lists(value) for key, value in node.items()}
+
+
+def signature_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict:
+    """Stripe's signature of any body: HMAC-SHA256 of "<t>.<body>" under the whsec_ secret."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={timestamp},v1={digest}"}
+
+
+def signed_event(event: dict, secret: str, timestamp: int | None = None) -> tuple[bytes, dict]:
+    """The body and headers Stripe would post for ``event``."""
+    body = json.dumps(event).encode()
+    return body, signature_headers(body, secret, timestamp)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+
+    def log_message(self, format, *args):
+        """Quiet: pytest shows what matters."""
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def _dispatch(self):
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        path = urlsplit(self.path).path
+        params = decode_form(raw)
+        fake.requests.append(Seen(self.command, path, self.headers, params))
+        key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
+        with fake.lock:
+            if key and key in fake.replies:
+                status, body = self._replay(fake.replies[key], path, params)
+            else:
+                status, body = self._answer(path, params)
+                if key:
+                    fake.replies[key] = (path, params, status, body)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if key:
+            self.send_header("Idempotency-Key", key)
+        self.end_headers()
+        self.wfile.write(data)
+
+    @staticmethod
+    def _replay(first, path: str, params: dict) -> tuple[int, dict]:
+        first_path, first_params, status, body = first
+        if (first_path, first_params) != (path, params):
+            return 400, {
+                "error": {
+                    "message": "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with. Try using a key other than the one used for the "
+                    "original request.",
+                    "type": "idempotency_error",
+                }
+            }
+        return status, body
+
+    def _answer(self, path: str, params: dict) -> tuple[int, dict]:
+        fake = self.server.fake
+        try:
+            self._authenticate()
+            parts = path.strip("/").split("/")
+            if self.command == "POST" and parts == ["v1", "checkout", "sessions"]:
+                return 200, fake.create_session(params)
+            if parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4 and self.command == "GET":
+                return 200, fake.session(parts[3])
+            if parts[:3] == ["v1", "checkout", "sessions"] and parts[4:] == ["expire"]:
+                return 200, fake.expire(parts[3])
+            if self.command == "POST" and parts == ["v1", "refunds"]:
+                return 200, fake.create_refund(params)
+            raise StripeFailure(404, f"Unrecognized request URL ({self.command}: {path}).")
+        except StripeFailure as failure:
+            return failure.status, failure.body
+
+    def _authenticate(self):
+        header = self.headers.get("Authorization", "")
+        key = header.removeprefix("Bearer ")
+        if not header:
+            raise StripeFailure(401, "You did not provide an API key.")
+        if key != self.server.fake.secret_key:
+            raise StripeFailure(401, f"Invalid API Key provided: {key[:8]}****{key[-4:]}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: "FakeStripe"
+
+
+class FakeStripe:
+    """``with FakeStripe() as fake:`` serves on ``fake.url`` until the block ends."""
+
+    def __init__(self, secret_key: str = SECRET_KEY):
+        self.secret_key = secret_key
+        self.requests: list[Seen] = []
+        self.sessions: dict[str, dict] = {}
+        self.payment_intents: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
+        self.replies: dict[str, tuple] = {}
+        #: The status (and failure reason) the next refunds are given, as a card refund is at once.
+        self.refund_outcome: tuple[str, str] = ("succeeded", "")
+        self.lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        # A short poll keeps shutdown (once per test) from costing half a second.
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    # The API ------------------------------------------------------------------------------------
+
+    def create_session(self, params: dict) -> dict:
+        if params.get("mode") != "payment":
+            raise StripeFailure(400, "This fake only opens sessions in payment mode.", param="mode")
+        try:
+            (item,) = params["line_items"]
+            price = item["price_data"]
+            amount = int(price["unit_amount"]) * int(item.get("quantity", 1))
+            currency = price["currency"]
+            named = bool(price["product_data"]["name"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StripeFailure(400, "Invalid line_items.", param="line_items") from exc
+        if not named:
+            raise StripeFailure(400, "Missing required param: line_items[0][price_data][product_data][name].")
+        now = int(time.time())
+        expires_at = int(params.get("expires_at", now + 86400))
+        if not now + 30 * 60 <= expires_at <= now + 24 * 3600:
+            raise StripeFailure(
+                400,
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours after the "
+                "Checkout Session is created.",
+                param="expires_at",
+            )
+        session_id = f"cs_test_{secrets.token_hex(16)}"
+        self.sessions[session_id] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "payment",
+            "url": f"{self.url}/pay/{session_id}",
+            "status": "open",
+            "payment_status": "unpaid",
+            # Stripe creates the payment intent when the payer confirms, not before.
+            "payment_intent": None,
+            "amount_total": amount,
+            "currency": currency,
+            "customer_email": params.get("customer_email"),
+            "success_url": params.get("success_url"),
+            "cancel_url": params.get("cancel_url"),
+            "metadata": params.get("metadata", {}),
+            "payment_method_types": params.get("payment_method_types", ["card"]),
+            "created": now,
+            "expires_at": expires_at,
+            "livemode": False,
+            "_intent_metadata": params.get("payment_intent_data", {}).get("metadata", {}),
+        }
+        return self.session(session_id)
+
+    def session(self, session_id: str) -> dict:
+        if session_id not in self.sessions:
+            raise StripeFailure(
+                404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session"
+            )
+        return {k: v for k, v in self.sessions[session_id].items() if not k.startswith("_")}
+
+    def expire(self, session_id: str) -> dict:
+        session = self.session(session_id)
+        if session["status"] != "open":
+            raise StripeFailure(400, 'Only Checkout Sessions with a status in ["open"] can be expired.')
+        self.sessions[session_id]["status"] = "expired"
+        return self.session(session_id)
+
+    def create_refund(self, params: dict) -> dict:
+        intent = self.payment_intents.get(params.get("payment_intent", ""))
+        if intent is None:
+            raise StripeFailure(
+                404,
+                f"No such payment_intent: '{params.get('payment_intent', '')}'",
+                code="resource_missing",
+                param="payment_intent",
+            )
+        left = intent["amount_received"] - intent["amount_refunded"]
+        amount = int(params.get("amount", left))
+        if left == 0:
+            raise StripeFailure(
+                400,
+                f"Charge {intent['latest_charge']} has already been refunded.",
+                code="charge_already_refunded",
+            )
+        if amount > left:
+            raise StripeFailure(
+                400,
+                f"Refund amount (${amount / 100:.2f}) is greater than unrefunded amount on charge "
+                f"(${left / 100:.2f})",
+                param="amount",
+            )
+        status, reason = self.refund_outcome
+        if status != "failed":
+            intent["amount_refunded"] += amount
+        refund = {
+            "id": f"re_{secrets.token_hex(12)}",
+            "object": "refund",
+            "amount": amount,
+            "currency": intent["currency"],
+            "payment_intent": intent["id"],
+            "charge": intent["latest_charge"],
+            "status": status,
+            "created": int(time.time()),
+        }
+        if reason:
+            refund["failure_reason"] = reason
+        self.refunds[refund["id"]] = refund
+        return refund
+
+    # What the payer does on Stripe's page ----------------------------------------------------------
+
+    def mark_paid(self, session_id: str) -> dict:
+        return self._complete(session_id, "paid")
+
+    def mark_pending(self, session_id: str) -> dict:
+        """Completed with a payment method that settles later (a bank debit): not paid yet."""
+        return self._complete(session_id, "unpaid")
+
+    def mark_expired(self, session_id: str) -> dict:
+        self.sessions[session_id]["status"] = "expired"
+        return self.session(session_id)
+
+    def _complete(self, session_id: str, payment_status: str) -> dict:
+        session = self.sessions[session_id]
+        intent_id = f"pi_{secrets.token_hex(12)}"
+        self.payment_intents[intent_id] = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": session["amount_total"],
+            "amount_received": session["amount_total"] if payment_status == "paid" else 0,
+            "amount_refunded": 0,
+            "currency": session["currency"],
+            "latest_charge": f"ch_{secrets.token_hex(12)}",
+            "metadata": session["_intent_metadata"],
+        }
+        session.update(status="complete", payment_status=payment_status, payment_intent=intent_id)
+        return self.session(session_id)
+
+    def event(self, event_type: str, session_id: str) -> dict:
+        """The event Stripe would send now about this session."""
+        return {
+            "id": f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+            "data": {"object": self.session(session_id)},
+        }
