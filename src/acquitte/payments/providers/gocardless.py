@@ -1,0 +1,254 @@
+"""GoCardless: one-off direct debits through a Billing Request and its hosted flow.
+
+The payer sets up a mandate and approves one payment on GoCardless's page; the debit then takes days
+to settle, which GoCardless reports by webhook. Until the payer finishes, our reference is the billing
+request ("BRQ…"); once it is fulfilled the payment ("PM…") takes over, since later events name only
+the payment — hence ``new_reference``.
+"""
+
+import hashlib
+import hmac
+import json
+from decimal import Decimal
+
+import gocardless_pro
+import requests
+from django.conf import settings
+from django.utils.translation import gettext as _
+from gocardless_pro import errors as gocardless_errors
+
+from acquitte.core.errors import BusinessError
+
+from .base import ChargeResult, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .verify import DEFAULT_GOCARDLESS_API_BASES
+
+SIGNATURE_HEADER = "Webhook-Signature"
+#: What GoCardless documents as the answer to a webhook whose signature does not match.
+INVALID_TOKEN = 498
+#: A payer waits on our page while the billing request is opened: better a quick failure than a hang.
+TIMEOUT_SECONDS = 10
+#: GoCardless refuses metadata values longer than this.
+METADATA_VALUE_MAX = 500
+
+#: A payment is only ours once paid out; "confirmed" means collected from the payer, not yet paid to us.
+PAYMENT_STATUSES = {
+    "confirmed": "pending",
+    "paid_out": "succeeded",
+    "failed": "failed",
+    "cancelled": "failed",
+    "customer_approval_denied": "failed",
+    "charged_back": "failed",
+}
+PAYMENT_EVENTS = {**PAYMENT_STATUSES, "late_failure_settled": "failed"}
+BILLING_REQUEST_EVENTS = {"fulfilled": "pending", "cancelled": "unknown"}
+
+
+class GoCardlessProvider(Provider):
+    name = "gocardless"
+    hosted = True
+
+    def start_hosted_payment(
+        self,
+        *,
+        kind: str = "debit",
+        amount: Decimal,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+        return_url: str,
+        cancel_url: str,
+        customer_email: str = "",
+        customer_name: str = "",
+    ) -> HostedPayment:
+        """A billing request for one payment plus the mandate it needs, and a flow page for the payer.
+
+        The key goes both as the Idempotency-Key (a retry gets the same billing request back) and in
+        the metadata, so that the request can be found from GoCardless's dashboard.
+        """
+        if kind != "debit":
+            raise ValueError(f"GoCardless only takes direct debits, not {kind!r}")
+        currency = currency.upper()
+        billing_request = self._service("billing_requests").create(
+            params={
+                "payment_request": {
+                    "amount": _minor_units(amount),
+                    "currency": currency,
+                    "description": description,
+                },
+                "mandate_request": {"currency": currency},
+                "metadata": {"idempotency_key": idempotency_key[:METADATA_VALUE_MAX]},
+            },
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        flow = {
+            "redirect_uri": return_url,
+            "exit_uri": cancel_url,
+            "links": {"billing_request": billing_request.id},
+        }
+        prefilled = _prefilled_customer(customer_email, customer_name)
+        if prefilled:
+            flow["prefilled_customer"] = prefilled
+        page = self._service("billing_request_flows").create(params=flow)
+        return HostedPayment(url=page.authorisation_url, reference=billing_request.id)
+
+    def payment_status(self, *, reference: str) -> ChargeResult:
+        """Network failures and refusals other than "not found" are raised: they say nothing of the
+        payment, and the caller may simply ask again later."""
+        try:
+            if reference.startswith("PM"):
+                return _payment_result(self._service("payments").get(reference))
+            return _billing_request_result(self._service("billing_requests").get(reference))
+        except gocardless_errors.InvalidApiUsageError as err:
+            if err.code == 404:
+                return ChargeResult(status="unknown")
+            raise
+
+    def cancel_hosted_payment(self, *, reference: str) -> ChargeResult:
+        """Cancel the billing request; GoCardless refuses once it is fulfilled (the payer may have
+        finished just before following the cancel link), and then the payment says what it is."""
+        if not reference.startswith("BRQ"):
+            return self.payment_status(reference=reference)
+        try:
+            self._service("billing_requests").cancel(reference, params={})
+        except gocardless_errors.ApiError:
+            return self.payment_status(reference=reference)
+        return ChargeResult(status="unknown")
+
+    def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
+        """Always unknown: GoCardless cannot be searched by our key, and hosted payments are
+        reconciled by reference (``payment_status``) instead."""
+        return ChargeResult(status="unknown")
+
+    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
+        """Refund part or all of the payment ``reference`` ("PM…").
+
+        GoCardless wants the payment's total refunded amount, this refund included, as a
+        confirmation; it is read from the payment itself so that a second partial refund works.
+        """
+        cents = _minor_units(amount)
+        try:
+            payment = self._service("payments").get(reference)
+        except gocardless_errors.ApiError as err:
+            raise _refused(err) from err
+        except (requests.RequestException, gocardless_errors.GoCardlessProError) as err:
+            raise BusinessError(
+                _("GoCardless est injoignable ; aucun remboursement n'a été fait. Réessayez dans un instant.")
+            ) from err
+        if currency and currency.upper() != payment.currency:
+            raise BusinessError(
+                _("Ce paiement GoCardless est en %(payment)s, pas en %(refund)s.")
+                % {"payment": payment.currency, "refund": currency.upper()}
+            )
+        try:
+            refund = self._service("refunds").create(
+                params={
+                    "amount": cents,
+                    "total_amount_confirmation": (payment.amount_refunded or 0) + cents,
+                    "links": {"payment": reference},
+                }
+            )
+        except gocardless_errors.ApiError as err:
+            raise _refused(err) from err
+        except (requests.RequestException, gocardless_errors.GoCardlessProError) as err:
+            raise BusinessError(
+                _(
+                    "GoCardless n'a pas répondu comme prévu : le remboursement a pu être fait ou non. "
+                    "Vérifiez-le dans votre tableau de bord GoCardless avant de réessayer."
+                )
+            ) from err
+        return ChargeResult(status="pending", reference=refund.id)
+
+    def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
+        """GoCardless signs the raw body, with no timestamp: a replayed delivery is harmless anyway,
+        since each event is stored once by its id."""
+        given = headers.get(SIGNATURE_HEADER) or ""
+        if not secret or not given:
+            raise WebhookRejected("missing signature", INVALID_TOKEN)
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), given.strip().encode()):
+            raise WebhookRejected("bad signature", INVALID_TOKEN)
+        try:
+            events = json.loads(body)["events"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookRejected("malformed body", 400) from exc
+        if not isinstance(events, list):
+            raise WebhookRejected("malformed body", 400)
+        return [parsed for parsed in map(_normalise, events) if parsed is not None]
+
+    def parse_payload(self, payload: dict) -> ProviderEvent:
+        parsed = _normalise(payload)
+        if parsed is None:
+            raise WebhookRejected("event not handled", 400)
+        return parsed
+
+    def _service(self, name: str):
+        """One SDK service without its automatic retries: whether to retry is the caller's call."""
+        bases = getattr(settings, "GOCARDLESS_API_BASES", DEFAULT_GOCARDLESS_API_BASES)
+        client = gocardless_pro.Client(
+            access_token=self.credentials.get("access_token", ""),
+            base_url=bases[self.mode],
+            timeout=TIMEOUT_SECONDS,
+        )
+        service = getattr(client, name)
+        service.max_network_retries = 1
+        return service
+
+
+def _minor_units(amount: Decimal) -> int:
+    """GoCardless counts in cents; a fraction of a cent is a bug upstream, not something to round."""
+    cents = Decimal(amount) * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of cents")
+    return int(cents)
+
+
+def _prefilled_customer(email: str, name: str) -> dict:
+    """Saves the payer typing what we already know; GoCardless wants the name in two parts."""
+    given_name, _space, family_name = name.strip().partition(" ")
+    prefilled = {"email": email, "given_name": given_name, "family_name": family_name.strip()}
+    return {field: value for field, value in prefilled.items() if value}
+
+
+def _billing_request_result(billing_request) -> ChargeResult:
+    if billing_request.status == "fulfilled":
+        return ChargeResult(status="pending", reference=billing_request.links.payment_request_payment or "")
+    if billing_request.status == "cancelled":
+        return ChargeResult(status="unknown")
+    return ChargeResult(status="open")
+
+
+def _payment_result(payment) -> ChargeResult:
+    """A failed payment's cause is only in its events; its status says enough to show."""
+    status = PAYMENT_STATUSES.get(payment.status, "pending")
+    return ChargeResult(
+        status=status, reference=payment.id, failure_code=payment.status if status == "failed" else ""
+    )
+
+
+def _refused(err: gocardless_errors.ApiError) -> BusinessError:
+    return BusinessError(_("GoCardless a refusé ce remboursement : %(reason)s") % {"reason": err})
+
+
+def _normalise(event) -> ProviderEvent | None:
+    """The event in our terms, None for one the app does not act on; WebhookRejected if malformed."""
+    try:
+        resource, action, links = event["resource_type"], event["action"], event.get("links") or {}
+        new_reference = ""
+        if resource == "billing_requests" and action in BILLING_REQUEST_EVENTS:
+            reference, status = links["billing_request"], BILLING_REQUEST_EVENTS[action]
+            if action == "fulfilled":
+                new_reference = links.get("payment_request_payment") or ""
+        elif resource == "payments" and action in PAYMENT_EVENTS:
+            reference, status = links["payment"], PAYMENT_EVENTS[action]
+        else:
+            return None
+        return ProviderEvent(
+            event_id=str(event["id"]),
+            event_type=f"{resource}.{action}",
+            reference=str(reference),
+            status=status,
+            payload=event,
+            new_reference=str(new_reference),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise WebhookRejected("malformed event", 400) from exc

@@ -1,0 +1,327 @@
+"""A local stand-in for GoCardless's Billing Request API, for running the real SDK offline.
+
+It keeps its own billing requests, payments and refunds, checks what GoCardless checks (bearer
+token, API version header, idempotency keys, refund confirmation), answers in GoCardless's JSON
+shapes, and records every request. Tests move things on as the payer and the banks would, with
+``fulfil`` and ``set_payment_status``, and sign webhooks with ``signed_webhook``.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import string
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from tests.payments.fake_providers import GOCARDLESS_TOKENS, GOCARDLESS_VERSION, Seen
+
+CREATED_AT = "2026-03-02T10:00:00.000Z"
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(12))
+
+
+def event(resource_type: str, action: str, cause: str = "", **links) -> dict:
+    """One event as GoCardless puts it in a webhook."""
+    return {
+        "id": new_id("EV"),
+        "created_at": CREATED_AT,
+        "resource_type": resource_type,
+        "action": action,
+        "links": links,
+        "details": {
+            "origin": "gocardless",
+            "cause": cause or action,
+            "description": f"{resource_type} {action}",
+        },
+        "metadata": {},
+    }
+
+
+def signed_webhook(events: list[dict], secret: str) -> tuple[bytes, dict]:
+    """(body, headers) of a webhook delivery: the hex HMAC-SHA256 of the raw body."""
+    body = json.dumps({"events": events, "meta": {"webhook_id": new_id("WB")}}).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {
+        "Webhook-Signature": signature,
+        "Content-Type": "application/json",
+        "Origin": "https://api-sandbox.gocardless.com",
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+
+    def log_message(self, format, *args):
+        """Quiet: pytest shows what matters."""
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def _dispatch(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = urlsplit(self.path).path
+        fake = self.server.fake
+        fake.requests.append(Seen(self.command, path, self.headers, body))
+        version = self.headers.get("GoCardless-Version")
+        if version is None:
+            return self._error(
+                400, "invalid_api_usage", "missing_version_header", "GoCardless-Version missing"
+            )
+        if version != GOCARDLESS_VERSION:
+            return self._error(400, "invalid_api_usage", "version_not_found", "Version not found")
+        if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
+            return self._error(401, "invalid_api_usage", "access_token_not_found", "Access token not found")
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return self._error(400, "invalid_api_usage", "invalid_document_structure", "Invalid JSON")
+        for (method, pattern), route in self.ROUTES.items():
+            match = re.fullmatch(pattern, path)
+            if method == self.command and match:
+                with fake.lock:
+                    return route(self, data or {}, *match.groups())
+        return self._not_found()
+
+    def _reply(self, status: int, payload: dict):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, kind: str, reason: str, message: str, **extra):
+        error = {"reason": reason, "message": message, **extra}
+        self._reply(
+            status,
+            {
+                "error": {
+                    "message": message,
+                    "errors": [error],
+                    "documentation_url": f"https://developer.gocardless.com/api-reference#{reason}",
+                    "type": kind,
+                    "request_id": "fake-request",
+                    "code": status,
+                }
+            },
+        )
+
+    def _not_found(self):
+        self._error(404, "invalid_api_usage", "resource_not_found", "Resource not found")
+
+    def _idempotent(self, scope: str) -> str | None:
+        """The resource an earlier request with the same Idempotency-Key created, if any."""
+        key = self.headers.get("Idempotency-Key")
+        return self.server.fake.idempotency.get((scope, key)) if key else None
+
+    def _remember(self, scope: str, resource_id: str):
+        key = self.headers.get("Idempotency-Key")
+        if key:
+            self.server.fake.idempotency[(scope, key)] = resource_id
+
+    def _conflict(self, resource_id: str):
+        self._error(
+            409,
+            "invalid_state",
+            "idempotent_creation_conflict",
+            "A resource has already been created with this idempotency key",
+            links={"conflicting_resource_id": resource_id},
+        )
+
+    def _create_billing_request(self, data: dict):
+        existing = self._idempotent("billing_requests")
+        if existing:
+            return self._conflict(existing)
+        params = data.get("billing_requests") or {}
+        payment = params.get("payment_request") or {}
+        amount = payment.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return self._error(
+                422,
+                "validation_failed",
+                "validation_failed",
+                "Validation failed",
+                field="amount",
+                request_pointer="/billing_requests/payment_request/amount",
+            )
+        metadata = params.get("metadata") or {}
+        if any(len(k) > 50 or len(str(v)) > 500 for k, v in metadata.items()):
+            return self._error(422, "validation_failed", "validation_failed", "Metadata too long")
+        billing_request = {
+            "id": new_id("BRQ"),
+            "created_at": CREATED_AT,
+            "status": "pending",
+            "payment_request": {**payment, "scheme": "sepa_core", "links": {}},
+            "mandate_request": {**(params.get("mandate_request") or {}), "scheme": "sepa_core"},
+            "metadata": metadata,
+            "links": {
+                "customer": new_id("CU"),
+                "payment_request": new_id("PRQ"),
+                "mandate_request": new_id("MRQ"),
+            },
+            "actions": [],
+        }
+        self.server.fake.billing_requests[billing_request["id"]] = billing_request
+        self._remember("billing_requests", billing_request["id"])
+        self._reply(201, {"billing_requests": billing_request})
+
+    def _get_billing_request(self, data: dict, identity: str):
+        billing_request = self.server.fake.billing_requests.get(identity)
+        if billing_request is None:
+            return self._not_found()
+        self._reply(200, {"billing_requests": billing_request})
+
+    def _cancel_billing_request(self, data: dict, identity: str):
+        billing_request = self.server.fake.billing_requests.get(identity)
+        if billing_request is None:
+            return self._not_found()
+        if billing_request["status"] in ("fulfilling", "fulfilled", "cancelled"):
+            return self._error(
+                422, "invalid_state", "billing_request_not_cancellable", "Billing request cannot be cancelled"
+            )
+        billing_request["status"] = "cancelled"
+        self._reply(200, {"billing_requests": billing_request})
+
+    def _create_flow(self, data: dict):
+        existing = self._idempotent("billing_request_flows")
+        if existing:
+            return self._conflict(existing)
+        params = data.get("billing_request_flows") or {}
+        billing_request = self.server.fake.billing_requests.get(
+            (params.get("links") or {}).get("billing_request")
+        )
+        if billing_request is None:
+            return self._error(422, "validation_failed", "validation_failed", "Billing request not found")
+        if billing_request["status"] in ("fulfilled", "cancelled"):
+            return self._error(
+                422, "invalid_state", "billing_request_not_pending", "Billing request is closed"
+            )
+        flow_id = new_id("BRF")
+        flow = {
+            "id": flow_id,
+            "created_at": CREATED_AT,
+            "authorisation_url": f"https://pay-sandbox.gocardless.com/billing/static/flow?id={flow_id}",
+            "redirect_uri": params.get("redirect_uri"),
+            "exit_uri": params.get("exit_uri"),
+            "prefilled_customer": params.get("prefilled_customer") or {},
+            "links": {"billing_request": billing_request["id"]},
+        }
+        self.server.fake.flows[flow_id] = flow
+        self._remember("billing_request_flows", flow_id)
+        self._reply(201, {"billing_request_flows": flow})
+
+    def _get_payment(self, data: dict, identity: str):
+        payment = self.server.fake.payments.get(identity)
+        if payment is None:
+            return self._not_found()
+        self._reply(200, {"payments": payment})
+
+    def _create_refund(self, data: dict):
+        existing = self._idempotent("refunds")
+        if existing:
+            return self._conflict(existing)
+        params = data.get("refunds") or {}
+        payment = self.server.fake.payments.get((params.get("links") or {}).get("payment"))
+        amount = params.get("amount")
+        if payment is None or not isinstance(amount, int) or amount <= 0:
+            return self._error(422, "validation_failed", "validation_failed", "Validation failed")
+        if params.get("total_amount_confirmation") != payment["amount_refunded"] + amount:
+            return self._error(
+                422,
+                "invalid_state",
+                "total_amount_confirmation_invalid",
+                "The total amount confirmation given did not equal the actual total amount",
+            )
+        if payment["amount_refunded"] + amount > payment["amount"]:
+            return self._error(422, "invalid_state", "refund_amount_exceeds_payment", "Refund too large")
+        refund = {
+            "id": new_id("RF"),
+            "created_at": CREATED_AT,
+            "amount": amount,
+            "currency": payment["currency"],
+            "status": "created",
+            "metadata": params.get("metadata") or {},
+            "links": {"payment": payment["id"], "mandate": payment["links"]["mandate"]},
+        }
+        payment["amount_refunded"] += amount
+        self.server.fake.refunds[refund["id"]] = refund
+        self._remember("refunds", refund["id"])
+        self._reply(201, {"refunds": refund})
+
+    ROUTES = {
+        ("POST", r"/billing_requests"): _create_billing_request,
+        ("GET", r"/billing_requests/([^/]+)"): _get_billing_request,
+        ("POST", r"/billing_requests/([^/]+)/actions/cancel"): _cancel_billing_request,
+        ("POST", r"/billing_request_flows"): _create_flow,
+        ("GET", r"/payments/([^/]+)"): _get_payment,
+        ("POST", r"/refunds"): _create_refund,
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: "FakeGoCardless"
+
+
+class FakeGoCardless:
+    """``with FakeGoCardless() as fake:`` serves on ``fake.url`` until the block ends."""
+
+    def __init__(self, environment: str = "test"):
+        self.access_token = GOCARDLESS_TOKENS[environment]
+        self.requests: list[Seen] = []
+        self.billing_requests: dict[str, dict] = {}
+        self.flows: dict[str, dict] = {}
+        self.payments: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
+        self.idempotency: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fulfil(self, billing_request_id: str) -> str:
+        """The payer finished the flow: the mandate and the payment exist; return the payment id."""
+        with self.lock:
+            billing_request = self.billing_requests[billing_request_id]
+            requested = billing_request["payment_request"]
+            payment = {
+                "id": new_id("PM"),
+                "created_at": CREATED_AT,
+                "amount": requested["amount"],
+                "amount_refunded": 0,
+                "currency": requested["currency"],
+                "description": requested.get("description"),
+                "status": "pending_submission",
+                "charge_date": "2026-03-06",
+                "metadata": {},
+                "links": {"mandate": new_id("MD"), "creditor": "CR000FAKE"},
+            }
+            self.payments[payment["id"]] = payment
+            billing_request["status"] = "fulfilled"
+            billing_request["links"].update(
+                payment_request_payment=payment["id"], mandate_request_mandate=payment["links"]["mandate"]
+            )
+            return payment["id"]
+
+    def set_payment_status(self, payment_id: str, status: str):
+        with self.lock:
+            self.payments[payment_id]["status"] = status
+
+    def seen(self, method: str, path: str) -> list[Seen]:
+        return [r for r in self.requests if (r.method, r.path) == (method, path)]
