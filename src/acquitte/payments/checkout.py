@@ -51,14 +51,13 @@ def _return_urls(key: str, return_path: str) -> tuple[str, str]:
     return url, url + "?annule=1"
 
 
-def finish_hosted_checkout(*, ticket: str, cancelled: bool):
-    """(payment, return path) once the payer is back from the provider's page."""
+def read_return_ticket(ticket: str) -> tuple[str, str]:
+    """(idempotency key, return path) of the ticket a payer comes back with, else BusinessError."""
     try:
         data = signing.loads(ticket, salt=RETURN_SALT, max_age=RETURN_MAX_AGE)
-        key, return_path = data["n"], data["r"]
+        return data["n"], data["r"]
     except (signing.BadSignature, KeyError, TypeError) as exc:
         raise BusinessError(_("Cette session de paiement est invalide ou expirée.")) from exc
-    return services.finish_hosted_payment(idempotency_key=key, cancelled=cancelled), return_path
 
 
 def read_checkout(session: str) -> tuple[Invoice, str, str, str]:

@@ -432,17 +432,10 @@ def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(mi
     for attempt in doubtful.iterator():
         counts["checked"] += 1
         try:
-            client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
-        except BusinessError:
+            result = _ask_provider(attempt, close_if_older_than=now - HOSTED_PAGE_LIFETIME)
+        except Exception:  # one provider down must not stop the others being reconciled
+            logger.exception("reconciling attempt %s with %s failed", attempt.pk, attempt.provider)
             continue
-        if not client.hosted:
-            result = client.fetch_status(idempotency_key=attempt.idempotency_key)
-        elif not attempt.provider_reference:
-            result = ChargeResult(status="unknown")
-        else:
-            result = client.payment_status(reference=attempt.provider_reference)
-            if result.status == "open" and attempt.created_at < now - HOSTED_PAGE_LIFETIME:
-                result = client.cancel_hosted_payment(reference=attempt.provider_reference)
         if result.status in ("open", "pending") and attempt.state == ChargeAttempt.State.PENDING:
             continue
         if result.status == "open":
@@ -450,6 +443,18 @@ def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(mi
         apply_charge_result(attempt=attempt, result=result)
         counts["settled"] += 1
     return counts
+
+
+def _ask_provider(attempt: ChargeAttempt, *, close_if_older_than) -> ChargeResult:
+    client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
+    if not client.hosted:
+        return client.fetch_status(idempotency_key=attempt.idempotency_key)
+    if not attempt.provider_reference:
+        return ChargeResult(status="unknown")
+    result = client.payment_status(reference=attempt.provider_reference)
+    if result.status == "open" and attempt.created_at < close_if_older_than:
+        result = client.cancel_hosted_payment(reference=attempt.provider_reference)
+    return result
 
 
 # Webhooks ---------------------------------------------------------------------------------------
@@ -535,9 +540,14 @@ def refund(*, payment: Payment, amount, actor=None) -> Payment:
     if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTLY_REFUNDED):
         raise BusinessError(_("Seul un paiement réussi peut être remboursé."))
     if payment.provider:
-        provider_client(name=payment.provider, organisation_id=payment.organisation_id).refund(
+        outcome = provider_client(name=payment.provider, organisation_id=payment.organisation_id).refund(
             reference=payment.provider_reference, amount=amount, currency=payment.currency
         )
+        if outcome.status == "failed":
+            raise BusinessError(
+                _("Le prestataire a refusé le remboursement (%(code)s).")
+                % {"code": outcome.failure_code or "—"}
+            )
     payment.amount_refunded += amount
     reverse_allocations(
         payment=payment, amount=min(amount, sum(a.amount for a in payment.allocations.all())), actor=actor
@@ -822,7 +832,15 @@ def _close_open_pages(invoice: Invoice) -> None:
         result = ChargeResult(status="unknown")
         if attempt.provider_reference:
             client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
-            result = client.cancel_hosted_payment(reference=attempt.provider_reference)
+            try:
+                result = client.cancel_hosted_payment(reference=attempt.provider_reference)
+            except BusinessError:
+                raise
+            except Exception as exc:  # the earlier page may have been paid: do not open a second one
+                logger.exception("closing a %s payment page failed", attempt.provider)
+                raise BusinessError(
+                    _("Le prestataire de paiement ne répond pas ; réessayez dans un instant.")
+                ) from exc
         apply_charge_result(attempt=attempt, result=result)
 
 
@@ -833,10 +851,18 @@ def finish_hosted_payment(*, idempotency_key: str, cancelled: bool) -> Payment:
         raise BusinessError(_("Cette session de paiement est invalide ou expirée."))
     client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
     reference = attempt.provider_reference
-    if cancelled:
-        result = client.cancel_hosted_payment(reference=reference)
-    else:
-        result = client.payment_status(reference=reference)
+    try:
+        if cancelled:
+            result = client.cancel_hosted_payment(reference=reference)
+        else:
+            result = client.payment_status(reference=reference)
+    except BusinessError:
+        raise
+    except Exception as exc:  # reconciliation will ask again; the payer is told to check later
+        logger.exception("asking %s about %s failed", attempt.provider, reference)
+        raise BusinessError(
+            _("Le prestataire de paiement ne répond pas : l'état de votre paiement sera vérifié sous peu.")
+        ) from exc
     return apply_charge_result(attempt=attempt, result=result)
 
 

@@ -110,12 +110,15 @@ def sandbox_paypal(request, session: str):
 def hosted_return(request, ticket: str):
     """The payer is back from a provider's payment page (paid, or through its cancel link)."""
     try:
-        payment, return_path = checkout.finish_hosted_checkout(
-            ticket=ticket, cancelled="annule" in request.GET
-        )
+        key, return_path = checkout.read_return_ticket(ticket)
     except BusinessError:
         raise Http404 from None
-    report_payment(request, payment)
+    try:
+        payment = services.finish_hosted_payment(idempotency_key=key, cancelled="annule" in request.GET)
+    except BusinessError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        report_payment(request, payment)
     return redirect(return_path)
 
 
