@@ -141,9 +141,11 @@ def test_refund_goes_to_stripe_and_a_refusal_changes_nothing(client, org_qc, inv
         services.refund(payment=payment, amount="10.00", actor=owner)
     assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
     stripe.refund_outcome = ("succeeded", "")
-    services.refund(payment=payment, amount="10.00", actor=owner)
-    assert [r["amount"] for r in stripe.refunds.values() if r["status"] == "succeeded"] == [1000]
+    services.refund(payment=payment, amount="12.00", actor=owner)
+    assert [r["amount"] for r in stripe.refunds.values() if r["status"] == "succeeded"] == [1200]
     assert Payment.objects.get(pk=payment.pk).status == "partly_refunded"
+    keys = [r.headers["Idempotency-Key"] for r in stripe.requests if r.path == "/v1/refunds"]
+    assert keys == [f"refund-{payment.pk}-0.00-10.00", f"refund-{payment.pk}-0.00-12.00"]
 
 
 def test_direct_debit_through_gocardless_settles_by_webhooks(client, org_qc, invoice, settings):

@@ -540,8 +540,12 @@ def refund(*, payment: Payment, amount, actor=None) -> Payment:
     if payment.status not in (Payment.Status.SUCCEEDED, Payment.Status.PARTLY_REFUNDED):
         raise BusinessError(_("Seul un paiement réussi peut être remboursé."))
     if payment.provider:
+        # The same refund asked again after a timeout carries the same key: the provider refunds once.
         outcome = provider_client(name=payment.provider, organisation_id=payment.organisation_id).refund(
-            reference=payment.provider_reference, amount=amount, currency=payment.currency
+            reference=payment.provider_reference,
+            amount=amount,
+            currency=payment.currency,
+            idempotency_key=f"refund-{payment.pk}-{payment.amount_refunded}-{amount}",
         )
         if outcome.status == "failed":
             raise BusinessError(

@@ -112,8 +112,11 @@ class Provider:
         """What the provider knows of the charge made with this key (``unknown`` if none)."""
         raise NotImplementedError
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
-        """Give back ``amount`` of the payment ``reference`` (the reference stored on the payment)."""
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
+    ) -> ChargeResult:
+        """Give back ``amount`` of the payment ``reference`` (the reference stored on the payment).
+        The same ``idempotency_key`` again (a retry after a timeout) must not refund twice."""
         raise NotImplementedError
 
     def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:

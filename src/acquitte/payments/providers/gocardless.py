@@ -119,7 +119,9 @@ class GoCardlessProvider(Provider):
         reconciled by reference (``payment_status``) instead."""
         return ChargeResult(status="unknown")
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
+    ) -> ChargeResult:
         """Refund part or all of the payment ``reference`` ("PM…").
 
         GoCardless wants the payment's total refunded amount, this refund included, as a
@@ -145,7 +147,8 @@ class GoCardlessProvider(Provider):
                     "amount": cents,
                     "total_amount_confirmation": (payment.amount_refunded or 0) + cents,
                     "links": {"payment": reference},
-                }
+                },
+                headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
             )
         except gocardless_errors.ApiError as err:
             raise _refused(err) from err

@@ -178,7 +178,9 @@ class PayPalProvider(Provider):
         """Orders cannot be searched by PayPal-Request-Id; hosted payments are reconciled by reference."""
         return ChargeResult(status="unknown")
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
+    ) -> ChargeResult:
         """Refunds the order's capture; ``reference`` of the result is PayPal's refund id."""
         try:
             order = self._get_order(reference)
@@ -196,6 +198,7 @@ class PayPalProvider(Provider):
                         amount=Money(currency_code=currency, value=_value(amount, currency))
                     ),
                     "prefer": "return=representation",
+                    **({"paypal_request_id": idempotency_key} if idempotency_key else {}),
                 },
             )
         except ErrorException as err:

@@ -79,7 +79,9 @@ class SandboxProvider(Provider):
         charge = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         return self._result(charge) if charge else ChargeResult(status="unknown")
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
+    ) -> ChargeResult:
         charge = SandboxCharge.objects.get(reference=reference)
         return ChargeResult(status="succeeded", reference=charge.reference)
 

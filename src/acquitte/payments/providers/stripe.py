@@ -158,7 +158,9 @@ class StripeProvider(Provider):
         reference through ``payment_status`` instead."""
         return ChargeResult(status="unknown")
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str = "") -> ChargeResult:
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
+    ) -> ChargeResult:
         """``reference`` is the Checkout Session: the refund goes to the payment intent it created."""
         with _stripe_errors(_("Stripe a refusé le remboursement : %(message)s")):
             session = self.client.v1.checkout.sessions.retrieve(reference)
@@ -169,7 +171,8 @@ class StripeProvider(Provider):
             if currency and currency.lower() != session.currency:
                 raise ValueError(f"refund in {currency}, payment in {session.currency}")
             refund = self.client.v1.refunds.create(
-                params={"payment_intent": session.payment_intent, "amount": _cents(amount)}
+                params={"payment_intent": session.payment_intent, "amount": _cents(amount)},
+                options={"idempotency_key": idempotency_key} if idempotency_key else {},
             )
         status = REFUND_STATUSES.get(refund.status, "pending")
         failure = (getattr(refund, "failure_reason", None) or "") if status == "failed" else ""
