@@ -240,3 +240,21 @@ def test_routing_prefers_the_connected_provider_and_falls_back_to_the_sandbox(or
 
     with pytest.raises(BusinessError, match="pas proposé"):
         checkout.start_checkout(invoice=invoice, kind="card", return_path="/")
+
+
+def test_without_the_sandbox_nothing_is_saved_or_charged_through_it(org_qc):
+    from acquitte.payments.models import PaymentMethod
+
+    customer = factories.customer(org_qc)
+    card = services.add_card(
+        customer=customer, holder="I. Côté", number="4242424242424242", cvv="123", expiry="12/40"
+    )
+    ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").delete()
+    with pytest.raises(BusinessError, match="pas proposé"):
+        services.add_card(
+            customer=customer, holder="I. Côté", number="4242424242424242", cvv="123", expiry="12/40"
+        )
+    invoice = factories.invoice(org_qc, customer)
+    with pytest.raises(BusinessError, match="plus accepté"):
+        services.pay_invoice(invoice=invoice, payment_method=card, idempotency_key="k-1")
+    assert PaymentMethod.objects.count() == 1 and not Payment.objects.exists()

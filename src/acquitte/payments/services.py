@@ -98,6 +98,7 @@ def _save_method(*, customer, actor, kind, scheme, number, holder, contact=None,
     holder = (holder or "").strip()
     if not holder:
         raise BusinessError(_("Le nom du titulaire est obligatoire."))
+    _require_saved_methods(customer.organisation_id)
     saved = get_provider("sandbox").save_method(kind=kind, number=number, scheme=scheme)
     PaymentMethod.objects.filter(customer=customer, is_default=True).update(is_default=False)
     method = PaymentMethod.objects.create(
@@ -265,6 +266,25 @@ def make_payment(
 def _check_method(method: PaymentMethod, customer) -> None:
     if method.customer_id != customer.pk or method.status != PaymentMethod.Status.VALID:
         raise BusinessError(_("Ce moyen de paiement n'est pas utilisable."))
+    if not ProviderAccount.objects.filter(
+        organisation_id=customer.organisation_id, provider=method.provider
+    ).exists():
+        raise BusinessError(_("Ce moyen de paiement n'est plus accepté ; payez la facture en ligne."))
+
+
+def saved_methods_available(organisation_id: int) -> bool:
+    """Saved cards and bank accounts are tokenised by the sandbox only: a real provider takes each
+    payment on its own page, so without the sandbox there is nothing to save them with."""
+    return ProviderAccount.objects.filter(organisation_id=organisation_id, provider="sandbox").exists()
+
+
+def _require_saved_methods(organisation_id: int) -> None:
+    if not saved_methods_available(organisation_id):
+        raise BusinessError(
+            _(
+                "L'enregistrement d'une carte ou d'un compte n'est pas proposé : payez chaque facture en ligne."
+            )
+        )
 
 
 def _payment_kind(method: PaymentMethod) -> str:

@@ -168,6 +168,7 @@ def invoice_pay(request, customer, pk: int, kind: str):
 @customer_required
 def billing(request, customer):
     methods = _methods(customer)
+    can_save = payments.saved_methods_available(customer.organisation_id)
     card_form = CardForm(prefix="card")
     bank_form = DebitMandateForm(prefix="bank")
     pay_form = PaymentAmountForm(prefix="pay", methods=methods)
@@ -208,6 +209,7 @@ def billing(request, customer):
             messages.error(request, " ".join(exc.messages))
     context = {
         "methods": methods,
+        "can_save": can_save,
         "card_form": card_form,
         "bank_form": bank_form,
         "pay_form": pay_form,
