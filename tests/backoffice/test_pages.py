@@ -331,3 +331,22 @@ def test_sandbox_can_be_disconnected_and_reconnected(staff_client, org_qc):
     staff_client.post("/gestion/reglages/paiement/sandbox/connecter/")
     assert ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").exists()
     assert "Carte de crédit" in staff_client.get(f"/i/{invoice.public_token}/").content.decode()
+
+
+def test_refund_from_the_invoice_page(staff_client, org_qc, client):
+    customer = factories.customer(org_qc)
+    invoice = factories.invoice(org_qc, customer)
+    staff_client.post(
+        f"/gestion/factures/{invoice.pk}/paiement/",
+        {"method": "cheque", "amount": str(invoice.total), "received_on": "2026-11-20"},
+    )
+    payment = Payment.objects.get()
+    assert "Rembourser" in staff_client.get(f"/gestion/factures/{invoice.pk}/").content.decode()
+    staff_client.post(f"/gestion/paiements/{payment.pk}/rembourser/", {"amount": "99999"})
+    assert Payment.objects.get().amount_refunded == 0
+    staff_client.post(f"/gestion/paiements/{payment.pk}/rembourser/", {"amount": "10.00"})
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 10 and payment.status == "partly_refunded"
+    assert Invoice.objects.get(pk=invoice.pk).status == "open"
+    client.force_login(factories.staff(org_qc, email="lecture@example.test", role="read_only"))
+    assert client.post(f"/gestion/paiements/{payment.pk}/rembourser/", {"amount": "1.00"}).status_code == 403

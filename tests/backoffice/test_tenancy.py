@@ -24,6 +24,11 @@ def other(org_fr):
     quotes.add_product(quote=quote, product=product)
     invoice = factories.invoice(org_fr, customer)
     draft = factories.invoice(org_fr, customer, finalise=False)
+    from acquitte.payments.services import record_payment
+
+    payment = record_payment(
+        organisation=org_fr, customer=customer, invoice=invoice, amount=invoice.total, method="cheque"
+    )
     message = OutboundMessage.objects.create(
         organisation=org_fr, channel="email", kind="t", to="x@example.test", body="b", status="failed"
     )
@@ -37,6 +42,7 @@ def other(org_fr):
         "draft": draft,
         "draft_line": draft.lines.get(),
         "message": message,
+        "payment": payment,
     }
 
 
@@ -63,6 +69,7 @@ def _kwargs(name, other):
         "builder_remove": {"doc": "soumissions", "pk": other["quote"].pk, "line_pk": other["quote_line"].pk},
         "message": {"pk": other["message"].pk},
         "message_retry": {"pk": other["message"].pk},
+        "payment_refund": {"pk": other["payment"].pk},
     }
     return by_name.get(name)
 
@@ -91,10 +98,12 @@ def test_every_url_with_an_id_refuses_another_organisations_objects(client, org_
     fr_quote.refresh_from_db()
     fr_draft.refresh_from_db()
     assert fr_quote.status == "draft" and fr_quote.lines.get().quantity == 1
-    assert Invoice.objects.get(pk=fr_invoice.pk).status == "open"
+    assert Invoice.objects.get(pk=fr_invoice.pk).status == "paid"  # paid by the fixture, never voided
     assert fr_draft.lines.count() == 1 and fr_draft.lines.get().quantity == 1
     assert not Quote.objects.filter(organisation=org_qc).exists()
     assert OutboundMessage.objects.get(pk=other["message"].pk).status == "failed"
+    other["payment"].refresh_from_db()
+    assert other["payment"].amount_refunded == 0
 
 
 def test_lists_and_pickers_show_only_the_own_organisation(client, org_qc, other):

@@ -106,6 +106,12 @@ class InvoiceFilterForm(forms.Form):
     date_to = forms.DateField(label=_("Au"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Montant à rembourser"), max_digits=14, decimal_places=2, min_value=0.01
+    )
+
+
 class OnlinePaymentDefaultForm(forms.Form):
     online_payment_default = forms.BooleanField(
         label=_("Proposer le paiement en ligne sur toutes les factures, par défaut"), required=False

@@ -42,6 +42,7 @@ urlpatterns = [
     path("reglages/paiement/defaut/", settings.online_default, name="online_default"),
     path("reglages/paiement/<str:provider>/connecter/", settings.connect, name="provider_connect"),
     path("reglages/paiement/<str:provider>/deconnecter/", settings.disconnect, name="provider_disconnect"),
+    path("paiements/<int:pk>/rembourser/", invoices.payment_refund, name="payment_refund"),
     path("messages/", outbox.outbox, name="outbox"),
     path("messages/<int:pk>/", outbox.message_detail, name="message"),
     path("messages/<int:pk>/renvoyer/", outbox.message_retry, name="message_retry"),

@@ -72,6 +72,13 @@ class Payment(models.Model):
     def __str__(self):
         return f"{self.get_method_display()} {self.amount} {self.currency}"
 
+    @property
+    def refundable(self):
+        """What can still be given back: a succeeded payment less what was refunded already."""
+        if self.status not in (self.Status.SUCCEEDED, self.Status.PARTLY_REFUNDED):
+            return 0
+        return self.amount - self.amount_refunded
+
 
 class PaymentMethod(models.Model):
     """A saved card or bank account: only the provider's token and what a person needs to see."""

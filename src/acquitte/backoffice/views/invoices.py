@@ -19,7 +19,7 @@ from acquitte.payments.forms import RecordPaymentForm
 from acquitte.payments.models import Payment
 
 from ..access import owned, report, staff_required
-from ..forms import InvoiceDatesForm, InvoiceFilterForm
+from ..forms import InvoiceDatesForm, InvoiceFilterForm, RefundForm
 
 
 @staff_required
@@ -192,3 +192,26 @@ def invoice_record_payment(request, pk, *, organisation):
 @staff_required
 def invoice_pdf(request, pk, *, organisation):
     return pdf_response(owned(Invoice, organisation, pk), download=request.GET.get("download") == "1")
+
+
+@require_POST
+@staff_required
+def payment_refund(request, pk, *, organisation):
+    """Give back all or part of a payment, through the provider that took it."""
+    payment = owned(Payment, organisation, pk)
+    form = RefundForm(request.POST)
+    back = (
+        redirect("backoffice:invoice_detail", pk=payment.invoice_id)
+        if payment.invoice_id
+        else redirect("backoffice:customer_detail", pk=payment.customer_id)
+    )
+    if not form.is_valid():
+        messages.error(request, _("Montant de remboursement invalide."))
+        return back
+    try:
+        payments.refund(payment=payment, amount=form.cleaned_data["amount"], actor=request.user)
+    except BusinessError as exc:
+        report(request, exc)
+    else:
+        messages.success(request, _("Remboursement effectué."))
+    return back
