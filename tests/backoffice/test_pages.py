@@ -350,3 +350,30 @@ def test_refund_from_the_invoice_page(staff_client, org_qc, client):
     assert Invoice.objects.get(pk=invoice.pk).status == "open"
     client.force_login(factories.staff(org_qc, email="lecture@example.test", role="read_only"))
     assert client.post(f"/gestion/paiements/{payment.pk}/rembourser/", {"amount": "1.00"}).status_code == 403
+
+
+def test_edit_and_remove_addresses_contacts_and_sites(staff_client, org_qc):
+    from acquitte.customers import services as customers
+
+    customer = factories.customer(org_qc)
+    default = customer.addresses.get()
+    other = customers.add_address(customer=customer, line1="9 rue C", city="Laval", postal_code="H7N 1A1")
+    contact = customers.add_contact(customer=customer, name="Compta", email="c@example.test", is_billing=True)
+    base = f"/gestion/clients/{customer.pk}/"
+    staff_client.post(
+        f"{base}address/{other.pk}/",
+        {"line1": "10 rue C", "city": "Laval", "postal_code": "H7N 1A1", "country": "CA"},
+    )
+    assert customer.addresses.get(pk=other.pk).line1 == "10 rue C"
+    refused = staff_client.post(f"{base}contact/{contact.pk}/", {"name": "", "email": "pas-un-courriel"})
+    assert refused.status_code == 200 and customer.contacts.get().name == "Compta"
+    staff_client.post(f"{base}address/{default.pk}/supprimer/")
+    assert customer.addresses.filter(pk=default.pk).exists()  # the default one stays
+    invoice = factories.invoice(org_qc, customer, finalise=False)
+    invoice.billing_contact = contact
+    invoice.save()
+    staff_client.post(f"{base}contact/{contact.pk}/supprimer/")
+    assert customer.contacts.filter(pk=contact.pk).exists()  # an invoice points to it
+    staff_client.post(f"{base}address/{other.pk}/supprimer/")
+    assert not customer.addresses.filter(pk=other.pk).exists()
+    assert staff_client.get(f"{base}bogus/{other.pk}/").status_code == 404

@@ -53,6 +53,12 @@ def _kwargs(name, other):
         "customer_edit": {"pk": other["customer"].pk},
         "customer_add": {"pk": other["customer"].pk, "what": "contact"},
         "address_default": {"pk": other["customer"].pk, "address_pk": other["address"].pk},
+        "customer_part_edit": {"pk": other["customer"].pk, "what": "address", "part_pk": other["address"].pk},
+        "customer_part_remove": {
+            "pk": other["customer"].pk,
+            "what": "address",
+            "part_pk": other["address"].pk,
+        },
         "product_edit": {"pk": other["product"].pk},
         "quote_detail": {"pk": other["quote"].pk},
         "quote_review": {"pk": other["quote"].pk},

@@ -23,6 +23,14 @@ urlpatterns = [
         customers.address_default,
         name="address_default",
     ),
+    path(
+        "clients/<int:pk>/<str:what>/<int:part_pk>/", customers.customer_part_edit, name="customer_part_edit"
+    ),
+    path(
+        "clients/<int:pk>/<str:what>/<int:part_pk>/supprimer/",
+        customers.customer_part_remove,
+        name="customer_part_remove",
+    ),
     path("catalogue/", catalogue.product_list, name="products"),
     path("catalogue/nouveau/", catalogue.product_edit, name="product_new"),
     path("catalogue/<int:pk>/", catalogue.product_edit, name="product_edit"),

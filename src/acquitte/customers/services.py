@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,6 +150,40 @@ def add_site(*, customer, actor=None, **fields) -> Site:
     site = _validated(Site(customer=customer, **fields))
     site.save()
     return site
+
+
+@transaction.atomic
+def update_part(*, part, actor=None, **fields):
+    """Change an address, contact or site. Finalised invoices keep the snapshot they froze."""
+    check_can_write(actor, part.customer.organisation)
+    for name, value in fields.items():
+        setattr(part, name, value)
+    _validated(part)
+    try:
+        with transaction.atomic():
+            part.save()
+    except IntegrityError as exc:
+        raise BusinessError(_("Ce client a déjà un contact principal.")) from exc
+    record_transition(
+        obj=part.customer, organisation=part.customer.organisation, actor=actor, action="update"
+    )
+    return part
+
+
+@transaction.atomic
+def remove_part(*, part, actor=None) -> None:
+    """Remove an address, contact or site that no draft or invoice points to."""
+    check_can_write(actor, part.customer.organisation)
+    if isinstance(part, Address) and part.is_default:
+        raise BusinessError(_("Choisissez d'abord une autre adresse par défaut."))
+    try:
+        with transaction.atomic():
+            part.delete()
+    except ProtectedError as exc:
+        raise BusinessError(_("Une facture y fait référence : il ne peut pas être supprimé.")) from exc
+    record_transition(
+        obj=part.customer, organisation=part.customer.organisation, actor=actor, action="update"
+    )
 
 
 def current_terms(organisation) -> TermsVersion | None:

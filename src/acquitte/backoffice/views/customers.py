@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -125,4 +126,54 @@ def address_default(request, pk, address_pk, *, organisation):
     else:
         services.set_default_address(address=address, actor=request.user)
         messages.success(request, _("Adresse par défaut modifiée."))
+    return redirect("backoffice:customer_detail", pk=pk)
+
+
+PARTS = {
+    "address": ("addresses", AddressForm, _("Adresse")),
+    "contact": ("contacts", ContactForm, _("Contact")),
+    "site": ("sites", SiteForm, _("Site")),
+}
+
+
+def _part(customer, what, part_pk):
+    if what not in PARTS:
+        raise Http404
+    part = getattr(customer, PARTS[what][0]).filter(pk=part_pk).first()
+    if part is None:
+        raise Http404
+    return part
+
+
+@staff_required
+def customer_part_edit(request, pk, what, part_pk, *, organisation):
+    """Change one address, contact or site of a customer."""
+    customer = owned(Customer, organisation, pk)
+    part = _part(customer, what, part_pk)
+    form = PARTS[what][1](request.POST or None, instance=part)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_part(part=part, actor=request.user, **form.cleaned_data)
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            messages.success(request, _("Modification enregistrée."))
+            return redirect("backoffice:customer_detail", pk=pk)
+    return render(
+        request,
+        "backoffice/customer_part_form.html",
+        {"customer": customer, "form": form, "title": PARTS[what][2], "part": part, "what": what},
+    )
+
+
+@require_POST
+@staff_required
+def customer_part_remove(request, pk, what, part_pk, *, organisation):
+    customer = owned(Customer, organisation, pk)
+    try:
+        services.remove_part(part=_part(customer, what, part_pk), actor=request.user)
+    except BusinessError as exc:
+        report(request, exc)
+    else:
+        messages.success(request, _("Supprimé."))
     return redirect("backoffice:customer_detail", pk=pk)
