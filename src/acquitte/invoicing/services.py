@@ -825,7 +825,7 @@ def send_invoice(*, invoice: Invoice, actor=None, sms: bool = True) -> list:
     """E-mail a finalised invoice with its consultation link in the body (seed 004: the online
     payment is offered through that link), the PDF attached; and an SMS when the customer has a phone."""
     from acquitte.documents.services import date_text, invoice_pdf, money_text, public_url
-    from acquitte.notifications.services import queue_email, queue_sms, render_email, render_sms
+    from acquitte.notifications.services import send_to_customer
 
     check_can_write(actor, invoice.organisation)
     if invoice.status == Invoice.Status.DRAFT:
@@ -848,35 +848,16 @@ def send_invoice(*, invoice: Invoice, actor=None, sms: bool = True) -> list:
         "due_date": date_text(invoice.due_date, lang=lang, country=country) if invoice.due_date else "",
         "url": public_url(invoice),
     }
-    sent = []
-    if email:
-        subject, text, html = render_email("invoice_sent", context, language=lang)
-        sent.append(
-            queue_email(
-                organisation=organisation,
-                to=email,
-                kind="invoice_sent",
-                subject=subject,
-                body=text,
-                html_body=html,
-                reference=invoice.number,
-                link=context["url"],
-                attachment=(f"{invoice.number}.pdf", invoice_pdf(invoice)),
-            )
-        )
-    if sms and customer.phone:
-        sent.append(
-            queue_sms(
-                organisation=organisation,
-                to=customer.phone,
-                kind="invoice_sent",
-                body=render_sms("invoice_sent", context, language=lang),
-                reference=invoice.number,
-                link=context["url"],
-            )
-        )
-    if not sent:
-        raise BusinessError(_("Le client n'a ni courriel ni téléphone : complétez sa fiche."))
+    sent = send_to_customer(
+        organisation=organisation,
+        customer=customer,
+        template="invoice_sent",
+        context=context,
+        reference=invoice.number,
+        attachment=lambda: (f"{invoice.number}.pdf", invoice_pdf(invoice)),
+        email=email,
+        sms=sms,
+    )
     record_transition(
         obj=invoice, organisation=organisation, actor=actor, action="send", detail={"to": email}
     )

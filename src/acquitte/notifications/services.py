@@ -97,6 +97,56 @@ def queue_sms(*, organisation, to: str, kind: str, body: str, reference: str = "
     )
 
 
+def send_to_customer(
+    *,
+    organisation,
+    customer,
+    template: str,
+    context: dict,
+    reference: str,
+    attachment=None,
+    email: str = "",
+    sms: bool = True,
+) -> list[OutboundMessage]:
+    """Queue a document's e-mail (and its SMS when the customer has a phone), in their language.
+
+    ``template`` names both ``email/<template>*`` and ``sms/<template>.txt``; ``context["url"]`` is the
+    link both carry. ``attachment`` is called only when an e-mail goes, to render the PDF once.
+    """
+    email = email or customer.email
+    language, link = customer.language, context["url"]
+    queued = []
+    if email:
+        subject, text, html = render_email(template, context, language=language)
+        queued.append(
+            queue_email(
+                organisation=organisation,
+                to=email,
+                kind=template,
+                subject=subject,
+                body=text,
+                html_body=html,
+                reference=reference,
+                link=link,
+                attachment=attachment() if attachment else None,
+            )
+        )
+    if sms and customer.phone:
+        queued.append(
+            queue_sms(
+                organisation=organisation,
+                to=customer.phone,
+                kind=template,
+                body=render_sms(template, context, language=language),
+                reference=reference,
+                link=link,
+            )
+        )
+    if not queued:
+        raise BusinessError(_("Le client n'a ni courriel ni téléphone : complétez sa fiche."))
+    return queued
+
+
 def deliver(*, message_id: int) -> OutboundMessage:
     """Send one queued message; a second call (a retried task) finds it no longer queued."""
     with transaction.atomic():

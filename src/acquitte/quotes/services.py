@@ -20,7 +20,7 @@ from acquitte.invoicing.services import (
     line_fields,
     product_line,
 )
-from acquitte.notifications.services import notify_staff, queue_email, queue_sms, render_email, render_sms
+from acquitte.notifications.services import notify_staff, send_to_customer
 
 from .models import Quote, QuoteLine
 
@@ -206,29 +206,14 @@ def send_quote(*, quote: Quote, actor=None) -> Quote:
         )
     quote.sent_at = timezone.now()
     quote.save()
-    context = _context(quote)
-    if customer.email:
-        subject, text, html = render_email("quote_sent", context, language=customer.language)
-        queue_email(
-            organisation=quote.organisation,
-            to=customer.email,
-            kind="quote_sent",
-            subject=subject,
-            body=text,
-            html_body=html,
-            reference=quote.number,
-            link=context["url"],
-            attachment=(f"{quote.number}.pdf", _quote_pdf(quote)),
-        )
-    if customer.phone:
-        queue_sms(
-            organisation=quote.organisation,
-            to=customer.phone,
-            kind="quote_sent",
-            body=render_sms("quote_sent", context, language=customer.language),
-            reference=quote.number,
-            link=context["url"],
-        )
+    send_to_customer(
+        organisation=quote.organisation,
+        customer=customer,
+        template="quote_sent",
+        context=_context(quote),
+        reference=quote.number,
+        attachment=lambda: (f"{quote.number}.pdf", _quote_pdf(quote)),
+    )
     return quote
 
 
