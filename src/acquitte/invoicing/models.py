@@ -214,11 +214,10 @@ DISPLAY_STATUS_LABELS = {
 }
 
 
-class InvoiceLine(models.Model):
-    """One line of an invoice. Its net is quantity × unit price less the discount, to the cent."""
+class DocumentLine(models.Model):
+    """The fields of a priced line, shared by invoice and quote lines (a quote's lines become an
+    invoice's). Its net is quantity × unit price less the discount, to the cent."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField(default=0)
     product = models.ForeignKey(
         "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -237,6 +236,24 @@ class InvoiceLine(models.Model):
     net_amount = models.DecimalField(_("montant HT"), max_digits=14, decimal_places=2, default=ZERO)
     period_start = models.DateField(_("début de période"), null=True, blank=True)
     period_end = models.DateField(_("fin de période"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.description
+
+    @staticmethod
+    def compute_net(quantity: Decimal, unit_price: Decimal, discount_percent: Decimal) -> Decimal:
+        gross = quantity * unit_price
+        return round_money(gross - gross * discount_percent / 100)
+
+
+class InvoiceLine(DocumentLine):
+    """One line of an invoice; frozen with it at finalisation."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
     source_type = models.ForeignKey(
         ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -256,9 +273,6 @@ class InvoiceLine(models.Model):
             ),
         ]
 
-    def __str__(self):
-        return self.description
-
     def save(self, *args, **kwargs):
         if self.invoice.status != Invoice.Status.DRAFT:
             raise BusinessError(_("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."))
@@ -268,11 +282,6 @@ class InvoiceLine(models.Model):
         if self.invoice.status != Invoice.Status.DRAFT:
             raise BusinessError(_("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."))
         return super().delete(*args, **kwargs)
-
-    @staticmethod
-    def compute_net(quantity: Decimal, unit_price: Decimal, discount_percent: Decimal) -> Decimal:
-        gross = quantity * unit_price
-        return round_money(gross - gross * discount_percent / 100)
 
 
 class InvoiceTax(models.Model):

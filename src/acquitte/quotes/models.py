@@ -3,7 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from acquitte.core.money import ZERO
-from acquitte.invoicing.models import new_public_token
+from acquitte.invoicing.models import DocumentLine, new_public_token
 
 
 class Quote(models.Model):
@@ -85,26 +85,11 @@ class Quote(models.Model):
         return self.status == self.Status.DRAFT
 
 
-class QuoteLine(models.Model):
+class QuoteLine(DocumentLine):
     """A line of a quote; the same checks and net rule as an invoice line, copied to it on approval."""
 
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(default=0)
-    product = models.ForeignKey(
-        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    description = models.CharField(_("description"), max_length=500)
-    quantity = models.DecimalField(_("quantité"), max_digits=12, decimal_places=3)
-    unit = models.CharField(_("unité"), max_length=20, blank=True)
-    unit_price = models.DecimalField(_("prix unitaire"), max_digits=14, decimal_places=2)
-    discount_percent = models.DecimalField(_("remise (%)"), max_digits=5, decimal_places=2, default=ZERO)
-    tax_category = models.ForeignKey(
-        "catalog.TaxCategory", on_delete=models.PROTECT, related_name="+", verbose_name=_("catégorie de taxe")
-    )
-    tax_codes = models.JSONField(default=list, blank=True, editable=False)
-    net_amount = models.DecimalField(_("montant HT"), max_digits=14, decimal_places=2, default=ZERO)
-    period_start = models.DateField(null=True, blank=True)
-    period_end = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -112,7 +97,9 @@ class QuoteLine(models.Model):
         verbose_name_plural = _("lignes de soumission")
         constraints = [
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="quoteline_quantity_positive"),
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="quoteline_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(discount_percent__gte=0, discount_percent__lte=100),
+                name="quoteline_discount_percent",
+            ),
         ]
-
-    def __str__(self):
-        return self.description
