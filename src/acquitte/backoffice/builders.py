@@ -4,6 +4,7 @@ Each builder maps the editor's actions onto its app's services; views never deci
 """
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.models import Invoice
@@ -14,6 +15,13 @@ from acquitte.quotes.models import Quote
 class QuoteBuilder:
     slug = "soumissions"
     model = Quote
+    title = _("Nouvelle soumission")
+    new_url = "backoffice:quote_new"
+    #: What the customer form's "next" says when a customer is created from this document's picker.
+    after_customer = "quote"
+
+    def create(self, organisation, customer, actor):
+        return quotes.create_quote(organisation=organisation, customer=customer, actor=actor)
 
     def is_draft(self, doc) -> bool:
         return doc.status == Quote.Status.DRAFT
@@ -37,6 +45,12 @@ class QuoteBuilder:
 class InvoiceBuilder:
     slug = "factures"
     model = Invoice
+    title = _("Nouvelle facture")
+    new_url = "backoffice:invoice_new"
+    after_customer = "invoice"
+
+    def create(self, organisation, customer, actor):
+        return invoicing.create_invoice(organisation=organisation, customer=customer, actor=actor)
 
     def is_draft(self, doc) -> bool:
         return doc.status == Invoice.Status.DRAFT
@@ -58,3 +72,4 @@ class InvoiceBuilder:
 
 
 BUILDERS = {b.slug: b for b in (QuoteBuilder(), InvoiceBuilder())}
+AFTER_CUSTOMER = {b.after_customer: b for b in BUILDERS.values()}

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -11,6 +12,9 @@ from acquitte.catalog.models import Product
 from acquitte.catalog.selectors import search_products
 from acquitte.catalog.services import save_product
 from acquitte.core.errors import BusinessError
+from acquitte.core.http import paginate
+from acquitte.customers.models import Customer
+from acquitte.customers.selectors import search_customers
 
 from ..access import owned, report, staff_required
 from ..builders import BUILDERS
@@ -47,6 +51,29 @@ def _lines_or_redirect(request, builder, document, doc, pk):
         document.refresh_from_db()
         return render(request, "backoffice/_builder_lines.html", _context(builder, document))
     return redirect("backoffice:builder", doc=doc, pk=pk)
+
+
+def pick_customer(request, organisation, builder):
+    """Step 1 of a new quote or invoice: pick the customer (search), or create one from here."""
+    if request.method == "POST":
+        customer = owned(Customer, organisation, request.POST.get("customer") or 0)
+        try:
+            document = builder.create(organisation, customer, request.user)
+        except BusinessError as exc:
+            report(request, exc)
+            return redirect(builder.new_url)
+        return redirect("backoffice:builder", doc=builder.slug, pk=document.pk)
+    query = request.GET.get("q", "").strip()
+    page = paginate(request, search_customers(organisation=organisation, query=query), per_page=20)
+    template = "backoffice/_pick_rows.html" if request.htmx else "backoffice/pick_customer.html"
+    context = {
+        "page": page,
+        "q": query,
+        "action": reverse(builder.new_url),
+        "title": builder.title,
+        "next": builder.after_customer,
+    }
+    return render(request, template, context)
 
 
 @staff_required

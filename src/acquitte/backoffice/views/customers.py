@@ -9,13 +9,12 @@ from acquitte.core.http import paginate
 from acquitte.customers import services
 from acquitte.customers.models import Address, Customer
 from acquitte.customers.selectors import search_customers
-from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.selectors import receivables, staff_invoices
 from acquitte.payments.models import Payment
-from acquitte.quotes import services as quotes
 from acquitte.quotes.selectors import quotes_for_organisation
 
 from ..access import owned, report, staff_required
+from ..builders import AFTER_CUSTOMER
 from ..forms import AddressForm, ContactForm, CustomerForm, SiteForm
 
 
@@ -54,14 +53,11 @@ def customer_edit(request, pk=None, *, organisation):
 def _after_save(request, organisation, customer):
     """Back to the customer, or, when the customer was created from "New quote" or "New invoice",
     straight into that document's line editor."""
-    then = request.POST.get("next", "")
-    if then == "quote":
-        quote = quotes.create_quote(organisation=organisation, customer=customer, actor=request.user)
-        return redirect("backoffice:builder", doc="soumissions", pk=quote.pk)
-    if then == "invoice":
-        invoice = invoicing.create_invoice(organisation=organisation, customer=customer, actor=request.user)
-        return redirect("backoffice:builder", doc="factures", pk=invoice.pk)
-    return redirect("backoffice:customer_detail", pk=customer.pk)
+    builder = AFTER_CUSTOMER.get(request.POST.get("next", ""))
+    if builder is None:
+        return redirect("backoffice:customer_detail", pk=customer.pk)
+    document = builder.create(organisation, customer, request.user)
+    return redirect("backoffice:builder", doc=builder.slug, pk=document.pk)
 
 
 @staff_required

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -8,7 +7,6 @@ from acquitte.core.errors import BusinessError
 from acquitte.core.http import paginate
 from acquitte.core.models import AuditLog
 from acquitte.customers.models import Customer
-from acquitte.customers.selectors import search_customers
 from acquitte.documents.services import pdf_response, public_url
 from acquitte.invoicing import services
 from acquitte.invoicing.models import Invoice
@@ -19,7 +17,9 @@ from acquitte.payments.forms import RecordPaymentForm
 from acquitte.payments.models import Payment
 
 from ..access import owned, report, staff_required
+from ..builders import BUILDERS
 from ..forms import InvoiceDatesForm, InvoiceFilterForm, RefundForm
+from .builder import pick_customer
 
 
 @staff_required
@@ -59,34 +59,7 @@ def invoice_list(request, *, organisation):
 @staff_required
 def invoice_new(request, *, organisation):
     """A one-off invoice: pick the customer, then add catalogue lines in the editor."""
-    if request.method == "POST":
-        customer = Customer.objects.filter(
-            organisation=organisation, pk=request.POST.get("customer") or 0
-        ).first()
-        try:
-            if customer is None:
-                raise BusinessError(_("Client introuvable."))
-            invoice = services.create_invoice(
-                organisation=organisation, customer=customer, actor=request.user
-            )
-        except BusinessError as exc:
-            report(request, exc)
-            return redirect("backoffice:invoice_new")
-        return redirect("backoffice:builder", doc="factures", pk=invoice.pk)
-    query = request.GET.get("q", "").strip()
-    page = paginate(request, search_customers(organisation=organisation, query=query), per_page=20)
-    template = "backoffice/_pick_rows.html" if request.htmx else "backoffice/pick_customer.html"
-    return render(
-        request,
-        template,
-        {
-            "page": page,
-            "q": query,
-            "action": reverse("backoffice:invoice_new"),
-            "title": _("Nouvelle facture"),
-            "next": "invoice",
-        },
-    )
+    return pick_customer(request, organisation, BUILDERS["factures"])
 
 
 @staff_required

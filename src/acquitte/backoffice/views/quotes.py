@@ -1,14 +1,11 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import client_ip, paginate
 from acquitte.core.models import AuditLog
-from acquitte.customers.models import Customer
-from acquitte.customers.selectors import search_customers
 from acquitte.notifications.models import OutboundMessage
 from acquitte.quotes import services
 from acquitte.quotes.models import Quote
@@ -16,7 +13,9 @@ from acquitte.quotes.selectors import quotes_for_organisation
 from acquitte.quotes.views import pdf_response
 
 from ..access import owned, report, staff_required
+from ..builders import BUILDERS
 from ..forms import QuoteDetailsForm
+from .builder import pick_customer
 
 
 @staff_required
@@ -33,29 +32,7 @@ def quote_list(request, *, organisation):
 
 @staff_required
 def quote_new(request, *, organisation):
-    """Step 1: pick the customer (search), or create one and come back here."""
-    if request.method == "POST":
-        customer = owned(Customer, organisation, request.POST.get("customer") or 0)
-        try:
-            quote = services.create_quote(organisation=organisation, customer=customer, actor=request.user)
-        except BusinessError as exc:
-            report(request, exc)
-            return redirect("backoffice:quote_new")
-        return redirect("backoffice:builder", doc="soumissions", pk=quote.pk)
-    query = request.GET.get("q", "").strip()
-    page = paginate(request, search_customers(organisation=organisation, query=query), per_page=20)
-    template = "backoffice/_pick_rows.html" if request.htmx else "backoffice/pick_customer.html"
-    return render(
-        request,
-        template,
-        {
-            "page": page,
-            "q": query,
-            "action": reverse("backoffice:quote_new"),
-            "title": _("Nouvelle soumission"),
-            "next": "quote",
-        },
-    )
+    return pick_customer(request, organisation, BUILDERS["soumissions"])
 
 
 @staff_required
