@@ -270,3 +270,13 @@ def test_quote_pdf_reads_as_a_quote_in_each_country_and_language(org_qc, org_fr,
     assert "DEVIS" in text(france)
     english = sent_quote(org_qc, factories.customer(org_qc, name="Northwind", language="en"), product)
     assert "QUOTE" in text(english) and "Valid until" in text(english)
+
+
+def test_staff_previewing_the_link_does_not_mark_it_viewed(client, org_qc, customer, product):
+    quote = sent_quote(org_qc, customer, product)
+    client.force_login(factories.staff(org_qc))
+    client.get(f"/q/{quote.public_token}/")
+    assert Quote.objects.get(pk=quote.pk).status == "sent"
+    client.logout()
+    client.get(f"/q/{quote.public_token}/")
+    assert Quote.objects.get(pk=quote.pk).status == "viewed"

@@ -27,7 +27,8 @@ def public_quote(request, token: str):
     quote = _quote_or_404(token)
     if quote.invoice_id:
         return redirect("portal:public_invoice", token=quote.invoice.public_token)
-    services.mark_viewed(quote=quote)
+    if getattr(request.user, "organisation_id", None) != quote.organisation_id:  # staff previewing
+        services.mark_viewed(quote=quote)
     return _page(request, quote, token, ApproveForm(), DeclineForm())
 
 
