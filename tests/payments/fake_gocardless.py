@@ -13,9 +13,9 @@ import re
 import secrets
 import string
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.fake_server import LocalFake, QuietHandler
 from tests.payments.fake_providers import GOCARDLESS_TOKENS, GOCARDLESS_VERSION, Seen
 
 CREATED_AT = "2026-03-02T10:00:00.000Z"
@@ -53,18 +53,7 @@ def signed_webhook(events: list[dict], secret: str) -> tuple[bytes, dict]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
-
-    def log_message(self, format, *args):
-        """Quiet: pytest shows what matters."""
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
+class _Handler(QuietHandler):
     def _dispatch(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = urlsplit(self.path).path
@@ -266,13 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakeGoCardless"
-
-
-class FakeGoCardless:
+class FakeGoCardless(LocalFake):
     """``with FakeGoCardless() as fake:`` serves on ``fake.url`` until the block ends."""
+
+    handler = _Handler
 
     def __init__(self, environment: str = "test"):
         self.access_token = GOCARDLESS_TOKENS[environment]
@@ -283,17 +269,7 @@ class FakeGoCardless:
         self.refunds: dict[str, dict] = {}
         self.idempotency: dict[tuple[str, str], str] = {}
         self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def fulfil(self, billing_request_id: str) -> str:
         """The payer finished the flow: the mandate and the payment exist; return the payment id."""

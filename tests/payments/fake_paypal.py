@@ -13,8 +13,9 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from http.client import HTTPMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_server import LocalFake, QuietHandler
 
 CLIENT_ID = "AFakePayPalClientId"
 CLIENT_SECRET = "EFakePayPalSecret"
@@ -37,18 +38,7 @@ def _paypal_id() -> str:
     return secrets.token_hex(9).upper()[:17]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
-
-    def log_message(self, format, *args):
-        """Quiet: pytest shows what matters."""
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
+class _Handler(QuietHandler):
     def _dispatch(self):
         fake = self.server.fake
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -228,18 +218,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {"verification_status": "SUCCESS" if genuine else "FAILURE"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakePayPal"
-
-
-class FakePayPal:
+class FakePayPal(LocalFake):
     """``with FakePayPal() as paypal:`` serves on ``paypal.url`` until the block ends.
 
     ``capture_status`` is what the next capture becomes (COMPLETED, PENDING, DECLINED),
     ``capture_issue`` makes captures fail with that 422 issue, ``verification`` is what signature
     checks answer (SUCCESS or FAILURE) for the right webhook id.
     """
+
+    handler = _Handler
 
     def __init__(self):
         self.requests: list[Seen] = []
@@ -253,9 +240,7 @@ class FakePayPal:
         self.capture_issue = ""
         self.verification = "SUCCESS"
         self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
 
     def approve(self, order_id: str):
         """The payer logs in and approves the order on PayPal's page."""
@@ -269,11 +254,3 @@ class FakePayPal:
 
     def seen(self, method: str, path: str) -> list[Seen]:
         return [request for request in self.requests if (request.method, request.path) == (method, path)]
-
-    def __enter__(self):
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()

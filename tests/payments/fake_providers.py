@@ -8,11 +8,11 @@ round (Stripe has a single host for both modes, so its keys work on either).
 
 import base64
 import json
-import threading
 from dataclasses import dataclass
 from http.client import HTTPMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_server import LocalFake, QuietHandler
 
 STRIPE_TEST_KEY = "sk_test_51FakeTestKey0000000000000000"
 STRIPE_LIVE_KEY = "sk_live_51FakeLiveKey0000000000000000"
@@ -66,18 +66,7 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return user, password
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
-
-    def log_message(self, format, *args):
-        """Quiet: pytest shows what matters."""
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
+class _Handler(QuietHandler):
     def _dispatch(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = urlsplit(self.path).path
@@ -173,26 +162,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakeProviders"
-
-
-class FakeProviders:
+class FakeProviders(LocalFake):
     """``with FakeProviders("test") as fake:`` serves on ``fake.url`` until the block ends."""
+
+    handler = _Handler
 
     def __init__(self, environment: str):
         self.environment = environment
         self.requests: list[Seen] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        # A short poll keeps shutdown (once per test) from costing half a second.
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()

@@ -15,8 +15,9 @@ import threading
 import time
 from dataclasses import dataclass
 from http.client import HTTPMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fake_server import LocalFake, QuietHandler
 
 SECRET_KEY = "sk_test_51FakeCheckoutKey000000000000"
 WEBHOOK_SECRET = "whsec_FakeCheckoutWebhookSecret"
@@ -73,18 +74,7 @@ def signed_event(event: dict, secret: str, timestamp: int | None = None) -> tupl
     return body, signature_headers(body, secret, timestamp)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
-
-    def log_message(self, format, *args):
-        """Quiet: pytest shows what matters."""
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
+class _Handler(QuietHandler):
     def _dispatch(self):
         fake = self.server.fake
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
@@ -148,13 +138,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise StripeFailure(401, f"Invalid API Key provided: {key[:8]}****{key[-4:]}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakeStripe"
-
-
-class FakeStripe:
+class FakeStripe(LocalFake):
     """``with FakeStripe() as fake:`` serves on ``fake.url`` until the block ends."""
+
+    handler = _Handler
 
     def __init__(self, secret_key: str = SECRET_KEY):
         self.secret_key = secret_key
@@ -166,18 +153,7 @@ class FakeStripe:
         #: The status (and failure reason) the next refunds are given, as a card refund is at once.
         self.refund_outcome: tuple[str, str] = ("succeeded", "")
         self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        # A short poll keeps shutdown (once per test) from costing half a second.
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     # The API ------------------------------------------------------------------------------------
 
