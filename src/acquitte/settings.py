@@ -160,7 +160,7 @@ TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""
 TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 # Without a broker (the embedded default) tasks run in-process, so one command runs everything.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

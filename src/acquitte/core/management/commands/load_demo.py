@@ -36,12 +36,22 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Lien de paiement public ({organisation.name}, {invoice.number}) : {url}i/{invoice.public_token}/"
                 )
-        for quote in Quote.objects.filter(status__in=["sent", "viewed"]).select_related("organisation"):
+        for quote in (
+            Quote.objects.filter(status__in=["sent", "viewed"])
+            .select_related("organisation")
+            .order_by("organisation_id", "pk")
+        ):
             self.stdout.write(
                 f"Lien de soumission ({quote.organisation.name}, {quote.number}) : {url}q/{quote.public_token}/"
             )
         demo_users = User.objects.filter(email__endswith=".demo").select_related("organisation", "customer")
-        for user in demo_users.order_by("organisation_id", "customer_id", "email"):
+        roles = {User.Role.OWNER: 0, User.Role.ACCOUNTANT: 1, User.Role.READ_ONLY: 2}
+        # Staff first (owner, accountant, read-only, per company), then the customers' portal logins.
+        ordered = sorted(
+            demo_users,
+            key=lambda u: (u.customer_id is not None, u.organisation_id or 0, roles.get(u.role, 3), u.email),
+        )
+        for user in ordered:
             who = user.organisation.name if user.organisation else f"client {user.customer.name}"
             role = user.get_role_display() if user.role else "portail client"
             self.stdout.write(f"  {user.email:<36} {role:<16} {who}")
