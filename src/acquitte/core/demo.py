@@ -233,6 +233,13 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         region="QC",
         postal_code="H3B 4W5",
     )
+    customers.add_contact(
+        customer=northwind,
+        name="Northwind Accounts Payable",
+        company="Northwind Consulting Ltd.",
+        email="ap@northwind.demo",
+        is_billing=True,
+    )
     _portal_user(northwind, "billing@northwind.demo", "Emily Clarke")
 
     clinique = customers.create_customer(
@@ -248,6 +255,14 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         region="QC",
         postal_code="H2J 1Z5",
         country="CA",
+    )
+    customers.add_site(
+        customer=clinique,
+        name="Clinique — Mont-Royal",
+        line1="1650, av. du Mont-Royal Est",
+        city="Montréal",
+        region="QC",
+        postal_code="H2J 1Z5",
     )
     _portal_user(clinique, "admin@cliniqueplateau.demo", "Dr Alain Lefebvre")
 
@@ -394,6 +409,17 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     )
     customers.add_address(
         customer=lumen, line1="Torstraße 140", city="Berlin", postal_code="10119", country="DE"
+    )
+    customers.add_contact(
+        customer=lumen, name="Lumen Buchhaltung", email="buchhaltung@lumen.demo", is_billing=True
+    )
+    customers.add_site(
+        customer=lumen,
+        name="Studio Berlin",
+        line1="Torstraße 140",
+        city="Berlin",
+        postal_code="10119",
+        country="DE",
     )
     _portal_user(lumen, "accounts@lumen.demo", "Lena Vogel")
 
