@@ -488,14 +488,18 @@ def webhook_secret(*, provider: str, organisation: Organisation) -> str:
 
 def receive_webhook(*, provider: str, organisation_slug: str, body: bytes, headers) -> list[WebhookEvent]:
     """Verify and store each event once; processing happens in a task. Raises WebhookRejected."""
-    organisation = Organisation.objects.filter(slug=organisation_slug).first()
-    if organisation is None:
-        raise WebhookRejected("unknown organisation", 404)
     if provider not in PROVIDER_FIELDS:
         raise WebhookRejected("unknown provider", 404)
-    account = ProviderAccount.objects.filter(organisation=organisation, provider=provider).first()
+    # One query: the busiest endpoint of the app reads only what it needs.
+    account = (
+        ProviderAccount.objects.filter(organisation__slug=organisation_slug, provider=provider)
+        .select_related("organisation")
+        .only("mode", "credentials_encrypted", "organisation__slug")
+        .first()
+    )
     if account is None:
-        raise WebhookRejected("provider not connected", 404)
+        raise WebhookRejected("unknown organisation, or provider not connected", 404)
+    organisation = account.organisation
     if provider == "sandbox":
         handler, secret = get_provider(provider), webhook_secret(provider=provider, organisation=organisation)
     else:
