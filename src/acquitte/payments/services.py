@@ -13,8 +13,10 @@ import uuid
 from contextlib import nullcontext
 from decimal import Decimal
 
+from babel.numbers import format_currency
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -401,9 +403,10 @@ def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult) -> Paym
     notify_staff(
         organisation=payment.organisation,
         kind="payment_failed",
-        subject=_("Paiement échoué : %(amount)s %(currency)s, %(customer)s")
-        % {"amount": payment.amount, "currency": payment.currency, "customer": payment.customer.name},
+        subject=_("Paiement échoué : %(amount)s, %(customer)s")
+        % {"amount": _money(payment), "customer": payment.customer.name},
         body=payment.failure_message,
+        link=_staff_link(payment),
     )
     return payment
 
@@ -427,14 +430,26 @@ def _settle(payment: Payment, actor=None) -> None:
     notify_staff(
         organisation=payment.organisation,
         kind="payment_received",
-        subject=_("Paiement reçu : %(amount)s %(currency)s, %(customer)s")
-        % {"amount": payment.amount, "currency": payment.currency, "customer": payment.customer.name},
+        subject=_("Paiement reçu : %(amount)s, %(customer)s")
+        % {"amount": _money(payment), "customer": payment.customer.name},
         body=_("Mode : %(method)s. Référence : %(ref)s.")
         % {
             "method": payment.get_method_display(),
             "ref": payment.provider_reference or payment.reference or "—",
         },
+        link=_staff_link(payment),
     )
+
+
+def _money(payment: Payment) -> str:
+    return format_currency(payment.amount, payment.currency, locale=payment.organisation.babel_locale)
+
+
+def _staff_link(payment: Payment) -> str:
+    """Where staff see the payment: its invoice, else its customer."""
+    if payment.invoice_id:
+        return reverse("backoffice:invoice_detail", args=[payment.invoice_id])
+    return reverse("backoffice:customer_detail", args=[payment.customer_id])
 
 
 def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(minutes=2)) -> dict:
@@ -624,7 +639,14 @@ def declare_transfer(
         subject=_("%(kind)s déclaré pour la facture %(number)s")
         % {"kind": declaration.get_kind_display(), "number": invoice.number},
         body=_("Référence : %(ref)s, montant : %(amount)s, envoyé le %(date)s.")
-        % {"ref": reference, "amount": declaration.amount, "date": sent_on.isoformat()},
+        % {
+            "ref": reference,
+            "amount": format_currency(
+                declaration.amount, invoice.currency, locale=invoice.organisation.babel_locale
+            ),
+            "date": sent_on.isoformat(),
+        },
+        link=reverse("backoffice:invoice_detail", args=[invoice.pk]),
     )
     return declaration
 

@@ -26,7 +26,12 @@ def quote_list(request, *, organisation):
     return render(
         request,
         "backoffice/quote_list.html",
-        {"page": paginate(request, rows), "status": status, "q": query, "statuses": Quote.Status.choices},
+        {
+            "page": paginate(request, rows),
+            "status": status,
+            "q": query,
+            "statuses": [c for c in Quote.Status.choices if c[0] != Quote.Status.APPROVED],
+        },
     )
 
 
