@@ -165,7 +165,7 @@ def _lines_and_totals(document, taxes, *, lang: str, country: str) -> tuple[list
         {
             "description": line.description,
             "period": " – ".join(day(d) for d in (line.period_start, line.period_end) if d),
-            "quantity": number(line.quantity) + (f" {line.unit}" if line.unit else ""),
+            "quantity": number(line.quantity) + (f" {_unit(line.unit, lang)}" if line.unit else ""),
             "unit_price": money(line.unit_price, cur),
             "discount": f"{number(line.discount_percent)} %" if line.discount_percent else "",
             "tax": ", ".join(tax_names.get(c, c) for c in line.tax_codes),
@@ -185,6 +185,14 @@ def _lines_and_totals(document, taxes, *, lang: str, country: str) -> tuple[list
     # "TTC" is the French term; a Quebec invoice just says "Total".
     totals.append([t["total"] if country == "FR" else "Total", money(document.total, cur), True])
     return lines, totals
+
+
+#: The units catalogues are written with, for English documents; others are shown as entered.
+UNITS_EN = {"mois": "month", "an": "year", "année": "year", "jour": "day", "heure": "hour", "pièce": "piece"}
+
+
+def _unit(unit: str, lang: str) -> str:
+    return UNITS_EN.get(unit.lower(), unit) if lang == "en" else unit
 
 
 def _seller_ids(t: dict, seller: dict) -> list[str]:
