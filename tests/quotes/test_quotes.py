@@ -280,3 +280,18 @@ def test_staff_previewing_the_link_does_not_mark_it_viewed(client, org_qc, custo
     client.logout()
     client.get(f"/q/{quote.public_token}/")
     assert Quote.objects.get(pk=quote.pk).status == "viewed"
+
+
+def test_english_quote_shows_units_in_english(org_qc, product):
+    import io
+
+    from pypdf import PdfReader
+
+    from acquitte.documents.services import document_data_for_quote, render
+
+    yearly = factories.product(org_qc, sku="SSL", price="89.00", name="Certificat SSL", unit="an")
+    english = factories.customer(org_qc, name="Northwind", language="en")
+    quote = services.create_quote(organisation=org_qc, customer=english)
+    services.add_product(quote=quote, product=yearly)
+    text = PdfReader(io.BytesIO(render(document_data_for_quote(quote)))).pages[0].extract_text()
+    assert "1 year" in text and "1 an" not in text
