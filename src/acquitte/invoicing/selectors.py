@@ -1,7 +1,6 @@
 """Reads of invoices and receivables, always scoped to one organisation or one customer."""
 
 import datetime
-import hmac
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from acquitte.core.money import ZERO, round_money
+from acquitte.core.tokens import by_public_token
 
 from .models import Invoice, LedgerEntry
 
@@ -72,12 +72,7 @@ def receivables(customer, *, today: datetime.date | None = None) -> Receivables:
 
 def invoice_by_public_token(token: str) -> Invoice | None:
     """The invoice a public link points to, or None. The secret is compared in constant time."""
-    if not token or len(token) < 40:
-        return None
-    for invoice in Invoice.objects.filter(public_key=token[:12]).exclude(status=Invoice.Status.DRAFT):
-        if hmac.compare_digest(invoice.public_token.encode(), token.encode()):
-            return invoice
-    return None
+    return by_public_token(Invoice.objects.exclude(status=Invoice.Status.DRAFT), token)
 
 
 def overdue_invoices(organisation, *, today: datetime.date | None = None) -> QuerySet[Invoice]:

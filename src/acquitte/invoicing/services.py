@@ -1,7 +1,7 @@
 """Every operation that changes invoices: drafting, finalising, voiding, crediting, settling."""
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -72,6 +72,30 @@ def _require_draft(invoice: Invoice) -> None:
 def _check_dates(issue_date, due_date) -> None:
     if issue_date and due_date and due_date < issue_date:
         raise BusinessError(_("La date d'échéance ne peut pas précéder la date d'émission."))
+
+
+def line_input(line, **changes) -> LineInput:
+    """A stored invoice or quote line as input again (to copy it, or re-check it with a change)."""
+    return replace(
+        LineInput(
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            tax_category=line.tax_category,
+            discount_percent=line.discount_percent,
+            unit=line.unit,
+            product=line.product,
+            period_start=line.period_start,
+            period_end=line.period_end,
+        ),
+        **changes,
+    )
+
+
+def catalogue_category(line):
+    """The tax category a draft line is re-checked with: its product's, which a customer's
+    imposed regime may then replace (``line_fields``); the stored one for a free-text line."""
+    return line.product.tax_category if line.product_id else line.tax_category
 
 
 def line_fields(*, organisation, customer, data: LineInput) -> dict:
@@ -234,17 +258,7 @@ def set_line_quantity(*, line: InvoiceLine, actor=None, quantity) -> InvoiceLine
     )
     check_can_write(actor, invoice.organisation)
     _require_draft(invoice)
-    data = LineInput(
-        description=line.description,
-        quantity=quantity,
-        unit_price=line.unit_price,
-        tax_category=line.product.tax_category if line.product_id else line.tax_category,
-        discount_percent=line.discount_percent,
-        unit=line.unit,
-        product=line.product,
-        period_start=line.period_start,
-        period_end=line.period_end,
-    )
+    data = line_input(line, quantity=quantity, tax_category=catalogue_category(line))
     for name, value in line_fields(
         organisation=invoice.organisation, customer=invoice.customer, data=data
     ).items():
@@ -696,20 +710,7 @@ def void_invoice(*, invoice: Invoice, actor=None, reason: str = "") -> Invoice:
 
 
 def _copy_lines(invoice: Invoice) -> list[LineInput]:
-    return [
-        LineInput(
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            tax_category=line.tax_category,
-            discount_percent=line.discount_percent,
-            unit=line.unit,
-            product=line.product,
-            period_start=line.period_start,
-            period_end=line.period_end,
-        )
-        for line in invoice.lines.select_related("tax_category", "product")
-    ]
+    return [line_input(line) for line in invoice.lines.select_related("tax_category", "product")]
 
 
 def create_credit_note(
@@ -733,6 +734,12 @@ def create_credit_note(
         corrects=invoice,
         online_payment=False,
     )
+
+
+@transaction.atomic
+def issue_credit_note(*, invoice: Invoice, actor=None) -> Invoice:
+    """Credit the whole invoice and finalise the note at once (one transaction: no stray draft)."""
+    return finalise_invoice(invoice=create_credit_note(invoice=invoice, actor=actor), actor=actor)
 
 
 def convert_proforma(*, proforma: Invoice, actor=None) -> Invoice:

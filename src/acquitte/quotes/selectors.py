@@ -1,6 +1,6 @@
-import hmac
-
 from django.db.models import Q, QuerySet
+
+from acquitte.core.tokens import by_public_token
 
 from .models import Quote
 
@@ -34,10 +34,5 @@ def quote_for_organisation(organisation, pk) -> Quote | None:
 
 
 def quote_by_public_token(token: str) -> Quote | None:
-    """The quote a link points to (never a draft), the secret compared in constant time."""
-    if not token or len(token) < 40:
-        return None
-    for quote in Quote.objects.filter(public_key=token[:12]).exclude(status=Quote.Status.DRAFT):
-        if hmac.compare_digest(quote.public_token.encode(), token.encode()):
-            return quote
-    return None
+    """The quote a link points to (never a draft)."""
+    return by_public_token(Quote.objects.exclude(status=Quote.Status.DRAFT), token)

@@ -14,10 +14,12 @@ from acquitte.core.tenancy import check_can_write, check_same_organisation
 from acquitte.invoicing.services import (
     MAX_QUANTITY,
     LineInput,
+    catalogue_category,
     compute_totals,
     create_invoice,
     finalise_invoice,
     line_fields,
+    line_input,
     product_line,
 )
 from acquitte.notifications.services import notify_staff, send_to_customer
@@ -89,18 +91,10 @@ def update_quote(*, quote: Quote, actor=None, customer=None, valid_until=None, n
 
 
 def _input_of(line: QuoteLine, quantity=None) -> LineInput:
-    category = line.product.tax_category if line.product_id else line.tax_category
-    return LineInput(
-        description=line.description,
-        quantity=line.quantity if quantity is None else quantity,
-        unit_price=line.unit_price,
-        tax_category=category,
-        discount_percent=line.discount_percent,
-        unit=line.unit,
-        product=line.product,
-        period_start=line.period_start,
-        period_end=line.period_end,
-    )
+    changes = {"tax_category": catalogue_category(line)}
+    if quantity is not None:
+        changes["quantity"] = quantity
+    return line_input(line, **changes)
 
 
 def _rewrite(line: QuoteLine, quote: Quote, data: LineInput) -> None:

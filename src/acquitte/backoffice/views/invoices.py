@@ -111,8 +111,7 @@ def invoice_action(request, pk, action, *, organisation):
             services.void_invoice(invoice=invoice, actor=user, reason=request.POST.get("reason", ""))
             messages.success(request, _("Facture annulée."))
         elif action == "credit":
-            note = services.create_credit_note(invoice=invoice, actor=user)
-            note = services.finalise_invoice(invoice=note, actor=user)
+            note = services.issue_credit_note(invoice=invoice, actor=user)
             messages.success(request, _("Avoir %(number)s émis.") % {"number": note.number})
             return redirect("backoffice:invoice_detail", pk=note.pk)
         elif action == "online":

@@ -1,0 +1,19 @@
+"""Lookups by the secret of a public link (invoice or quote): 32 random bytes, never a sequential id."""
+
+import hmac
+
+MIN_LENGTH = 40
+
+
+def by_public_token(queryset, token: str):
+    """The row of ``queryset`` whose ``public_token`` is ``token``, or None.
+
+    Rows are found by the token's first 12 characters (indexed ``public_key``), then the whole
+    secret is compared in constant time, so the response time says nothing about the rest of it.
+    """
+    if not token or len(token) < MIN_LENGTH:
+        return None
+    for row in queryset.filter(public_key=token[:12]):
+        if hmac.compare_digest(row.public_token.encode(), token.encode()):
+            return row
+    return None
