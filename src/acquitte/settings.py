@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "acquitte.documents",
     "acquitte.quotes",
     "acquitte.backoffice",
+    "acquitte.demo",
 ]
 
 MIDDLEWARE = [

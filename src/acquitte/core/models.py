@@ -101,6 +101,32 @@ class NumberSeries(models.Model):
             raise ValidationError({"format": _("Format de numéro invalide.")}) from exc
 
 
+class AuditAction(models.TextChoices):
+    """What an audit row records. One vocabulary for every app, so the history reads the same everywhere."""
+
+    CREATE = "create", _("Création")
+    UPDATE = "update", _("Modification")
+    SEND = "send", _("Envoi")
+    VIEW = "view", _("Consultation par le client")
+    APPROVE = "approve", _("Approbation")
+    CONVERT = "convert", _("Facture émise")
+    DECLINE = "decline", _("Refus")
+    EXPIRE = "expire", _("Expiration")
+    DELETE = "delete", _("Suppression")
+    FINALISE = "finalise", _("Émission")
+    VOID = "void", _("Annulation")
+    PAID = "paid", _("Payée")
+    REOPEN = "reopen", _("Réouverte")
+    REVOKE_LINK = "revoke_link", _("Lien public révoqué")
+    TRANSITION = "transition", _("Changement d'état")
+    ADD_METHOD = "add_method", _("Moyen de paiement ajouté")
+    RECORD = "record", _("Paiement enregistré")
+    REFUND = "refund", _("Remboursement")
+    CONNECT = "connect", _("Connexion")
+    DISCONNECT = "disconnect", _("Déconnexion")
+    ONLINE_PAYMENT_DEFAULT = "online_payment_default", _("Paiement en ligne par défaut")
+
+
 class AuditLog(models.Model):
     """Who changed the state of what, when, from and to. Append-only."""
 
@@ -112,7 +138,7 @@ class AuditLog(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     object_id = models.CharField(max_length=40)
     object_repr = models.CharField(max_length=200)
-    action = models.CharField(max_length=40)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
     from_state = models.CharField(max_length=32, blank=True)
     to_state = models.CharField(max_length=32, blank=True)
     detail = models.JSONField(default=dict, blank=True)
@@ -129,25 +155,4 @@ class AuditLog(models.Model):
 
     @property
     def action_label(self) -> str:
-        return str(AUDIT_ACTION_LABELS.get(self.action, self.action))
-
-
-AUDIT_ACTION_LABELS = {
-    "create": _("Création"),
-    "update": _("Modification"),
-    "send": _("Envoi"),
-    "view": _("Consultation par le client"),
-    "approve": _("Approbation"),
-    "convert": _("Facture émise"),
-    "decline": _("Refus"),
-    "expire": _("Expiration"),
-    "delete": _("Suppression"),
-    "finalise": _("Émission"),
-    "void": _("Annulation"),
-    "paid": _("Payée"),
-    "reopen": _("Réouverte"),
-    "revoke_link": _("Lien public révoqué"),
-    "transition": _("Changement d'état"),
-    "connect": _("Connexion"),
-    "disconnect": _("Déconnexion"),
-}
+        return str(self.get_action_display())

@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from babel.numbers import format_currency, get_currency_name
 from django.utils.translation import gettext as _
 
-from .errors import BusinessError
+from .errors import BusinessError, ErrorCode
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -21,9 +21,9 @@ def to_decimal(value) -> Decimal:
     try:
         result = Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as exc:
-        raise BusinessError(_("« %(value)s » n'est pas un montant valide.") % {"value": value}) from exc
+        raise BusinessError(_("« %(value)s » n'est pas un montant valide.") % {"value": value}, code=ErrorCode.INVALID_AMOUNT) from exc
     if not result.is_finite():
-        raise BusinessError(_("« %(value)s » n'est pas un montant valide.") % {"value": value})
+        raise BusinessError(_("« %(value)s » n'est pas un montant valide.") % {"value": value}, code=ErrorCode.INVALID_AMOUNT)
     return result
 
 
@@ -40,7 +40,7 @@ def check_currency(code: str) -> str:
     except Exception:  # babel raises for malformed codes
         known = False
     if not known:
-        raise BusinessError(_("Devise inconnue : « %(code)s ».") % {"code": code})
+        raise BusinessError(_("Devise inconnue : « %(code)s ».") % {"code": code}, code=ErrorCode.INVALID_INPUT)
     return code
 
 

@@ -1,16 +1,23 @@
 """Core operations shared by every app: gapless numbers and the audit trail."""
 
 import datetime
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
-from .errors import BusinessError
-from .models import AuditLog, NumberSeries
+from .actors import Actor, Person, actor_label
+from .errors import BusinessError, ErrorCode
+from .models import AuditAction, AuditLog, NumberSeries
+
+if TYPE_CHECKING:
+    from acquitte.customers.models import Organisation
 
 
-def next_numbers(*, organisation, kind: str, issue_dates: list[datetime.date]) -> list[str]:
+def next_numbers(*, organisation: "Organisation", kind: str, issue_dates: list[datetime.date]) -> list[str]:
     """Take consecutive numbers of a series under its row lock, one per date, in date order.
 
     Call inside the caller's transaction: the lock is held until it commits, so two
@@ -22,13 +29,16 @@ def next_numbers(*, organisation, kind: str, issue_dates: list[datetime.date]) -
     try:
         series = NumberSeries.objects.select_for_update().get(organisation=organisation, kind=kind)
     except NumberSeries.DoesNotExist as exc:
-        raise BusinessError(_("Aucune série de numérotation n'est définie pour ce document.")) from exc
-    numbers = []
+        raise BusinessError(
+            _("Aucune série de numérotation n'est définie pour ce document."), code=ErrorCode.NUMBERING
+        ) from exc
+    numbers: list[str] = []
     for issue_date in issue_dates:
         if series.last_date and issue_date < series.last_date:
             raise BusinessError(
                 _("La date d'émission ne peut pas précéder celle du dernier numéro (%(date)s).")
-                % {"date": series.last_date.isoformat()}
+                % {"date": series.last_date.isoformat()},
+                code=ErrorCode.NUMBERING,
             )
         if series.reset_yearly and series.current_year != issue_date.year:
             series.current_year = issue_date.year
@@ -40,15 +50,24 @@ def next_numbers(*, organisation, kind: str, issue_dates: list[datetime.date]) -
     return numbers
 
 
-def next_number(*, organisation, kind: str, issue_date: datetime.date) -> str:
+def next_number(*, organisation: "Organisation", kind: str, issue_date: datetime.date) -> str:
     return next_numbers(organisation=organisation, kind=kind, issue_dates=[issue_date])[0]
 
 
-def _audit_row(*, obj, organisation, actor, action, from_state, to_state, detail) -> AuditLog:
+def _audit_row(
+    *,
+    obj: Model,
+    organisation: "Organisation",
+    actor: Actor,
+    action: AuditAction,
+    from_state: str,
+    to_state: str,
+    detail: dict[str, Any] | None,
+) -> AuditLog:
     return AuditLog(
         organisation=organisation,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_label=(getattr(actor, "email", "") or "system") if actor else "system",
+        actor_id=actor.pk if isinstance(actor, Person) else None,
+        actor_label=actor_label(actor)[:120],
         content_type=ContentType.objects.get_for_model(type(obj)),
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
@@ -59,7 +78,16 @@ def _audit_row(*, obj, organisation, actor, action, from_state, to_state, detail
     )
 
 
-def record_transition(*, obj, organisation, actor=None, action: str, from_state="", to_state="", detail=None):
+def record_transition(
+    *,
+    obj: Model,
+    organisation: "Organisation",
+    actor: Actor,
+    action: AuditAction,
+    from_state: str = "",
+    to_state: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Write one audit row for a state change of ``obj``."""
     _audit_row(
         obj=obj,
@@ -72,7 +100,15 @@ def record_transition(*, obj, organisation, actor=None, action: str, from_state=
     ).save()
 
 
-def record_transitions(*, objs, organisation, actor=None, action: str, from_state="", to_state=""):
+def record_transitions(
+    *,
+    objs: Iterable[Model],
+    organisation: "Organisation",
+    actor: Actor,
+    action: AuditAction,
+    from_state: str = "",
+    to_state: str = "",
+) -> None:
     """The same state change of many objects, in one insert (billing runs, batch finalisation)."""
     AuditLog.objects.bulk_create(
         _audit_row(

@@ -2,7 +2,7 @@ import logging
 
 from django.core.management.base import BaseCommand
 
-from acquitte.core.demo import DEMO_PASSWORD, load_demo
+from acquitte.demo.data import DEMO_PASSWORD, load_demo
 from acquitte.customers.models import Organisation, User
 from acquitte.invoicing.models import Invoice
 from acquitte.quotes.models import Quote
