@@ -23,6 +23,7 @@ from django.db import connection
 from acquitte.invoicing import services
 from acquitte.invoicing.models import Invoice
 from tests import factories
+from tests.factories import SYSTEM
 
 BATCH = 500
 
@@ -36,18 +37,18 @@ def main(n: int) -> None:
     print(f"database: {connection.vendor}; building {n} drafts of 3 lines…", flush=True)
     drafts = []
     for i in range(n):
-        drafts.append(services.create_invoice(organisation=org, customer=customer, lines=lines))
+        drafts.append(services.create_invoice(organisation=org, customer=customer, actor=SYSTEM, lines=lines))
         if (i + 1) % max(1, n // 5) == 0:
             print(f"  {i + 1}/{n} drafts", flush=True)
     single, batched = drafts[: max(1, n // 10)], drafts[max(1, n // 10) :]
     start = time.perf_counter()
     for draft in single:
-        services.finalise_invoice(invoice=draft)
+        services.finalise_invoice(invoice=draft, actor=SYSTEM)
     elapsed = time.perf_counter() - start
     print(f"one at a time: {len(single)} in {elapsed:.2f} s = {len(single) / elapsed:.0f}/s", flush=True)
     start = time.perf_counter()
     for i in range(0, len(batched), BATCH):
-        services.finalise_invoices(organisation=org, invoices=batched[i : i + BATCH])
+        services.finalise_invoices(organisation=org, invoices=batched[i : i + BATCH], actor=SYSTEM)
         print(f"  batch: {min(i + BATCH, len(batched))}/{len(batched)} finalised", flush=True)
     elapsed = time.perf_counter() - start
     numbers = sorted(

@@ -27,6 +27,7 @@ from acquitte.payments import services, tasks
 from acquitte.payments.models import Payment, WebhookEvent
 from acquitte.payments.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
 from tests import factories
+from tests.factories import SYSTEM
 
 SENDERS = 8
 
@@ -36,13 +37,21 @@ def main(n: int) -> None:
     org = factories.quebec_organisation(f"bench-{uuid.uuid4().hex[:8]}")
     customer = factories.customer(org)
     debit = services.add_bank_account(
-        customer=customer, holder="Bench", scheme="pad", institution="006", transit="00123", account="1234567"
+        actor=SYSTEM,
+        customer=customer,
+        holder="Bench",
+        scheme="pad",
+        institution="006",
+        transit="00123",
+        account="1234567",
     )
     print(f"database: {connection.vendor}; preparing {n} pending direct debits…", flush=True)
     invoices = [factories.invoice(org, customer, finalise=False) for _ in range(n)]
-    invoices = finalise_invoices(organisation=org, invoices=invoices)
+    invoices = finalise_invoices(organisation=org, invoices=invoices, actor=SYSTEM)
     payments = [
-        services.pay_invoice(invoice=inv, payment_method=debit, idempotency_key=uuid.uuid4().hex)
+        services.pay_invoice(
+            actor=SYSTEM, invoice=inv, payment_method=debit, idempotency_key=uuid.uuid4().hex
+        )
         for inv in invoices
     ]
     secret = services.webhook_secret(provider="sandbox", organisation=org)
@@ -88,6 +97,7 @@ def main(n: int) -> None:
     assert Payment.objects.filter(organisation=org, status="succeeded").count() == n
 
     card = services.add_card(
+        actor=SYSTEM,
         customer=customer,
         holder="Bench",
         number="4242424242424242",
@@ -95,11 +105,13 @@ def main(n: int) -> None:
         expiry=f"12/{(datetime.date.today().year + 1) % 100:02d}",
     )
     more = finalise_invoices(
-        organisation=org, invoices=[factories.invoice(org, customer, finalise=False) for _ in range(n // 4)]
+        organisation=org,
+        invoices=[factories.invoice(org, customer, finalise=False) for _ in range(n // 4)],
+        actor=SYSTEM,
     )
     start_c = time.perf_counter()
     for inv in more:
-        services.pay_invoice(invoice=inv, payment_method=card, idempotency_key=uuid.uuid4().hex)
+        services.pay_invoice(actor=SYSTEM, invoice=inv, payment_method=card, idempotency_key=uuid.uuid4().hex)
     charges = len(more) / (time.perf_counter() - start_c)
     print(f"charges_settled_per_s: {charges:.0f}")
     print(f"webhook_events_applied_per_s: {applied:.0f}")

@@ -22,6 +22,7 @@ from acquitte.customers.models import User
 from acquitte.invoicing.services import finalise_invoices
 from acquitte.payments.services import record_payment
 from tests import factories
+from tests.factories import SYSTEM
 
 
 def percentile(values, p):
@@ -38,8 +39,14 @@ def main(n: int, requests: int) -> None:
     drafts = [factories.invoice(org, customer, finalise=False) for _ in range(n)]
     invoices = []
     for i in range(0, n, 500):
-        invoices += finalise_invoices(organisation=org, invoices=drafts[i : i + 500])
-    record_payment(organisation=org, customer=customer, amount=invoices[0].total * (n // 2), method="cheque")
+        invoices += finalise_invoices(organisation=org, invoices=drafts[i : i + 500], actor=SYSTEM)
+    record_payment(
+        organisation=org,
+        customer=customer,
+        amount=invoices[0].total * (n // 2),
+        method="cheque",
+        actor=SYSTEM,
+    )
     client = Client(HTTP_HOST="127.0.0.1")
     client.post("/connexion/", {"username": email, "password": "bench-password-1"})
     pages = {

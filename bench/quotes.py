@@ -18,9 +18,11 @@ import _setup  # noqa: F401
 from django.core.management import call_command
 from django.db import connection
 
+from acquitte.core.actors import PublicLink
 from acquitte.notifications.models import OutboundMessage
 from acquitte.quotes import services
 from tests import factories
+from tests.factories import SYSTEM
 
 
 def main(n: int) -> None:
@@ -33,19 +35,22 @@ def main(n: int) -> None:
     print(f"database: {connection.vendor}; building {n} draft quotes of 3 lines…", flush=True)
     drafts = []
     for _ in range(n):
-        quote = services.create_quote(organisation=org, customer=customer)
+        quote = services.create_quote(organisation=org, customer=customer, actor=SYSTEM)
         for product in products:
-            services.add_product(quote=quote, product=product)
+            services.add_product(quote=quote, product=product, actor=SYSTEM)
         drafts.append(quote)
     start = time.perf_counter()
     for quote in drafts:
-        services.send_quote(quote=quote)
+        services.send_quote(quote=quote, actor=SYSTEM)
     sent = time.perf_counter() - start
     messages = OutboundMessage.objects.filter(organisation=org).count()
     print(f"sent: {n} in {sent:.2f} s ({messages} messages in the outbox)", flush=True)
     start = time.perf_counter()
     for quote in drafts:
-        services.approve_quote(quote=quote, name="Bench", ip_address="127.0.0.1")
+        signer = PublicLink(
+            token=quote.public_token, organisation_id=org.pk, customer_id=customer.pk, name="Bench"
+        )
+        services.approve_quote(quote=quote, actor=signer, ip_address="127.0.0.1")
     approved = time.perf_counter() - start
     print(f"approved and invoiced: {n} in {approved:.2f} s")
     print(f"quotes_sent_per_s: {n / sent:.0f}")

@@ -3,10 +3,14 @@
 from decimal import Decimal
 
 from acquitte.catalog.models import Product, TaxCategory
+from acquitte.core.actors import System
 from acquitte.core.models import TaxRate
 from acquitte.customers import services as customer_services
 from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.services import LineInput
+
+#: The actor of test set-up: builders act as the system, tests that check rights pass a person.
+SYSTEM = System(reason="test")
 
 
 def tax_category(organisation, code: str, name: str, rate_codes: list[str]) -> TaxCategory:
@@ -19,6 +23,7 @@ def tax_category(organisation, code: str, name: str, rate_codes: list[str]) -> T
 
 def quebec_organisation(slug: str = "hebergement-qc"):
     org = customer_services.create_organisation(
+        actor=SYSTEM,
         name="Hébergement Laurentides inc.",
         slug=slug,
         currency="CAD",
@@ -41,6 +46,7 @@ def quebec_organisation(slug: str = "hebergement-qc"):
 
 def french_organisation(slug: str = "atelier-fr"):
     org = customer_services.create_organisation(
+        actor=SYSTEM,
         name="Atelier Numérique SAS",
         slug=slug,
         currency="EUR",
@@ -66,9 +72,12 @@ def french_organisation(slug: str = "atelier-fr"):
 
 
 def customer(organisation, name="Café Bonjour", email="compta@cafebonjour.example", **fields):
-    c = customer_services.create_customer(organisation=organisation, name=name, email=email, **fields)
+    c = customer_services.create_customer(
+        organisation=organisation, actor=SYSTEM, name=name, email=email, **fields
+    )
     customer_services.add_address(
         customer=c,
+        actor=SYSTEM,
         line1="45 boul. Saint-Laurent",
         city="Montréal" if organisation.country == "CA" else "Paris",
         region="QC" if organisation.country == "CA" else "",
@@ -112,15 +121,21 @@ def invoice(organisation, customer, prices=("100.00",), finalise=True, **fields)
     inv = invoicing.create_invoice(
         organisation=organisation,
         customer=customer,
+        actor=SYSTEM,
         lines=[line(organisation, price=p) for p in prices],
         **fields,
     )
     if finalise:
-        inv = invoicing.finalise_invoice(invoice=inv)
+        inv = invoicing.finalise_invoice(invoice=inv, actor=SYSTEM)
     return inv
 
 
 def staff(organisation, email="proprio@example.test", role="owner", password="motdepasse-long-2026"):
     return customer_services.create_staff_user(
-        organisation=organisation, email=email, password=password, role=role, full_name="Sophie Tremblay"
+        organisation=organisation,
+        actor=SYSTEM,
+        email=email,
+        password=password,
+        role=role,
+        full_name="Sophie Tremblay",
     )

@@ -18,7 +18,11 @@ def two_orgs(db):
 
 def staff(org, role="owner", email=None):
     return create_staff_user(
-        organisation=org, email=email or f"{role}@{org.slug}.test", password=PASSWORD, role=role
+        actor=factories.SYSTEM,
+        organisation=org,
+        email=email or f"{role}@{org.slug}.test",
+        password=PASSWORD,
+        role=role,
     )
 
 

@@ -357,8 +357,12 @@ def test_edit_and_remove_addresses_contacts_and_sites(staff_client, org_qc):
 
     customer = factories.customer(org_qc)
     default = customer.addresses.get()
-    other = customers.add_address(customer=customer, line1="9 rue C", city="Laval", postal_code="H7N 1A1")
-    contact = customers.add_contact(customer=customer, name="Compta", email="c@example.test", is_billing=True)
+    other = customers.add_address(
+        actor=factories.SYSTEM, customer=customer, line1="9 rue C", city="Laval", postal_code="H7N 1A1"
+    )
+    contact = customers.add_contact(
+        actor=factories.SYSTEM, customer=customer, name="Compta", email="c@example.test", is_billing=True
+    )
     base = f"/gestion/clients/{customer.pk}/"
     staff_client.post(
         f"{base}address/{other.pk}/",

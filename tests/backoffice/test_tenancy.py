@@ -20,14 +20,19 @@ def other(org_fr):
     """Another organisation's objects, each the target of the attack."""
     customer = factories.customer(org_fr, name="Boulangerie Martin", phone="+33 4 72 00 11 22")
     product = factories.product(org_fr, sku="DEV")
-    quote = quotes.create_quote(organisation=org_fr, customer=customer)
-    quotes.add_product(quote=quote, product=product)
+    quote = quotes.create_quote(actor=factories.SYSTEM, organisation=org_fr, customer=customer)
+    quotes.add_product(actor=factories.SYSTEM, quote=quote, product=product)
     invoice = factories.invoice(org_fr, customer)
     draft = factories.invoice(org_fr, customer, finalise=False)
     from acquitte.payments.services import record_payment
 
     payment = record_payment(
-        organisation=org_fr, customer=customer, invoice=invoice, amount=invoice.total, method="cheque"
+        actor=factories.SYSTEM,
+        organisation=org_fr,
+        customer=customer,
+        invoice=invoice,
+        amount=invoice.total,
+        method="cheque",
     )
     message = OutboundMessage.objects.create(
         organisation=org_fr, channel="email", kind="t", to="x@example.test", body="b", status="failed"
@@ -136,7 +141,7 @@ def test_lists_and_pickers_show_only_the_own_organisation(client, org_qc, other)
     client.post("/gestion/factures/nouvelle/", {"customer": other["customer"].pk})
     assert not Invoice.objects.filter(organisation=org_qc).exists()
     # Adding another organisation's product to one's own quote.
-    quote = quotes.create_quote(organisation=org_qc, customer=mine)
+    quote = quotes.create_quote(actor=factories.SYSTEM, organisation=org_qc, customer=mine)
     client.post(f"/gestion/soumissions/{quote.pk}/lignes/ajouter/", {"product": other["product"].pk})
     assert not quote.lines.exists()
     # Filtering invoices by another organisation's customer shows nothing of theirs.

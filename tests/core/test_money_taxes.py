@@ -70,6 +70,7 @@ class TestInvoiceTotals(TestCase):
         expected = {"20": "20.00", "10": "10.00", "5.5": "5.50", "2.1": "2.10"}
         for rate, tax in expected.items():
             inv = services.create_invoice(
+                actor=factories.SYSTEM,
                 organisation=self.fr,
                 customer=self.cust_fr,
                 lines=[factories.line(self.fr, price="100.00", category_code=f"tva-{rate}")],
@@ -81,6 +82,7 @@ class TestInvoiceTotals(TestCase):
         # Three lines of 0.05 at 20 %: per line 0.01 each (0.03), on the sum 0.15 * 20 % = 0.03;
         # 0.33 x3 at 5.5 %: per line 0.02 each = 0.06, on the sum 0.99 * 5.5 % = 0.05.
         inv = services.create_invoice(
+            actor=factories.SYSTEM,
             organisation=self.fr,
             customer=self.cust_fr,
             lines=[factories.line(self.fr, price="0.33", category_code="tva-5.5") for _ in range(3)],
@@ -91,9 +93,11 @@ class TestInvoiceTotals(TestCase):
         for code, mention in [("exempt", "293 B"), ("reverse", "Autoliquidation")]:
             inv = factories.invoice(self.fr, self.cust_fr, finalise=False)
             inv = services.replace_draft_lines(
-                invoice=inv, lines=[factories.line(self.fr, price="250.00", category_code=code)]
+                actor=factories.SYSTEM,
+                invoice=inv,
+                lines=[factories.line(self.fr, price="250.00", category_code=code)],
             )
-            inv = services.finalise_invoice(invoice=inv)
+            inv = services.finalise_invoice(actor=factories.SYSTEM, invoice=inv)
             tax = inv.taxes.get()
             assert tax.amount == 0 and inv.total == Decimal("250.00")
             assert mention in tax.legal_mention_fr
@@ -102,6 +106,7 @@ class TestInvoiceTotals(TestCase):
     @given(st.lists(st.tuples(prices, quantities, discounts), min_size=1, max_size=6))
     def test_total_is_lines_plus_taxes(self, lines):
         inv = services.create_invoice(
+            actor=factories.SYSTEM,
             organisation=self.qc,
             customer=self.cust_qc,
             lines=[
@@ -111,7 +116,7 @@ class TestInvoiceTotals(TestCase):
         )
         if inv.total > Decimal("999999999.99"):
             return
-        inv = services.finalise_invoice(invoice=inv)
+        inv = services.finalise_invoice(actor=factories.SYSTEM, invoice=inv)
         nets = [line.net_amount for line in inv.lines.all()]
         assert inv.subtotal == sum(nets)
         assert inv.total == sum(nets) + sum(t.amount for t in inv.taxes.all())

@@ -10,6 +10,7 @@ from django.core import mail
 from acquitte.customers.models import TermsAcceptance, TermsVersion, User
 from acquitte.invoicing import services as invoicing
 from tests import factories
+from tests.factories import SYSTEM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +26,9 @@ def account():
     invoices = []
     for day in (1, 2, 3):
         inv = factories.invoice(org, customer, finalise=False)
-        invoices.append(invoicing.finalise_invoice(invoice=inv, issue_date=datetime.date(2026, 2, day)))
+        invoices.append(
+            invoicing.finalise_invoice(invoice=inv, actor=SYSTEM, issue_date=datetime.date(2026, 2, day))
+        )
     return org, customer, invoices
 
 
@@ -104,7 +107,12 @@ def test_declare_a_transfer_and_pay_an_amount(live_server, page, account):
 
     org, customer, invoices = account
     add_card(
-        customer=customer, holder="Isabelle Côté", number="4242424242424242", cvv="123", expiry=NEXT_YEAR
+        customer=customer,
+        holder="Isabelle Côté",
+        number="4242424242424242",
+        cvv="123",
+        expiry=NEXT_YEAR,
+        actor=SYSTEM,
     )
     sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/factures/{invoices[2].pk}/")

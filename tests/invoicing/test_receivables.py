@@ -12,11 +12,12 @@ from acquitte.invoicing.models import Allocation, Invoice
 from acquitte.invoicing.selectors import receivables
 from acquitte.payments.services import record_payment
 from tests import factories
+from tests.factories import SYSTEM
 
 
 def test_partial_payments_overdue_and_credit(org_qc, customer_qc):
     old = factories.invoice(org_qc, customer_qc, finalise=False)
-    services.finalise_invoice(invoice=old, issue_date=datetime.date(2026, 1, 5))  # due Feb 4
+    services.finalise_invoice(actor=SYSTEM, invoice=old, issue_date=datetime.date(2026, 1, 5))  # due Feb 4
     new = factories.invoice(org_qc, customer_qc, prices=("200.00",))  # 229.95, due in 30 days
     today = datetime.date.today()
     r = receivables(customer_qc, today=today)
@@ -25,7 +26,9 @@ def test_partial_payments_overdue_and_credit(org_qc, customer_qc):
     assert r.next_due_date == datetime.date(2026, 2, 4)
     assert r.credit_balance == 0
 
-    record_payment(organisation=org_qc, customer=customer_qc, amount="150.00", method="bank_transfer")
+    record_payment(
+        actor=SYSTEM, organisation=org_qc, customer=customer_qc, amount="150.00", method="bank_transfer"
+    )
     old.refresh_from_db()
     new.refresh_from_db()
     assert old.status == "paid"  # oldest first
@@ -33,15 +36,24 @@ def test_partial_payments_overdue_and_credit(org_qc, customer_qc):
     r = receivables(customer_qc, today=today)
     assert r.amount_due == Decimal("194.93") and r.overdue_amount == 0
 
-    record_payment(organisation=org_qc, customer=customer_qc, amount="200.00", method="cheque")
+    record_payment(actor=SYSTEM, organisation=org_qc, customer=customer_qc, amount="200.00", method="cheque")
     r = receivables(customer_qc, today=today)
     assert r.amount_due == 0 and r.credit_balance == Decimal("5.07") and r.balance == Decimal("-5.07")
 
 
 def test_credit_note_on_a_paid_invoice_becomes_credit(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
-    record_payment(organisation=org_qc, customer=customer_qc, amount=inv.total, method="cheque", invoice=inv)
-    credit = services.finalise_invoice(invoice=services.create_credit_note(invoice=inv))
+    record_payment(
+        actor=SYSTEM,
+        organisation=org_qc,
+        customer=customer_qc,
+        amount=inv.total,
+        method="cheque",
+        invoice=inv,
+    )
+    credit = services.finalise_invoice(
+        actor=SYSTEM, invoice=services.create_credit_note(actor=SYSTEM, invoice=inv)
+    )
     r = receivables(customer_qc)
     assert r.credit_balance == credit.total == Decimal("114.98")
     assert r.balance == -credit.total
@@ -64,7 +76,9 @@ class TestAllocationProperties(TestCase):
         for price in invoices:
             factories.invoice(self.org, customer, prices=(price,))
         for amount in payments:
-            payment = record_payment(organisation=self.org, customer=customer, amount=amount, method="cash")
+            payment = record_payment(
+                actor=SYSTEM, organisation=self.org, customer=customer, amount=amount, method="cash"
+            )
             allocated = sum(a.amount for a in Allocation.objects.filter(payment=payment))
             assert allocated <= payment.amount
         for inv in Invoice.objects.filter(customer=customer):

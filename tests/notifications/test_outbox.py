@@ -27,7 +27,11 @@ def twilio(settings):
 def queue_sms(org, to="+15145550199"):
     with TestCase.captureOnCommitCallbacks(execute=True):
         message = services.queue_sms(
-            organisation=org, to=to, kind="test", body="Votre soumission : https://x/q/abc/"
+            actor=factories.SYSTEM,
+            organisation=org,
+            to=to,
+            kind="test",
+            body="Votre soumission : https://x/q/abc/",
         )
     message.refresh_from_db()
     return message
@@ -36,6 +40,7 @@ def queue_sms(org, to="+15145550199"):
 def test_email_is_sent_by_the_task_with_html_and_attachment(org_qc):
     with TestCase.captureOnCommitCallbacks(execute=True):
         message = services.queue_email(
+            actor=factories.SYSTEM,
             organisation=org_qc,
             to="client@example.test",
             kind="test",
@@ -55,7 +60,9 @@ def test_a_rolled_back_transaction_sends_nothing(org_qc):
     from django.db import transaction
 
     with TestCase.captureOnCommitCallbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
-        services.queue_email(organisation=org_qc, to="a@example.test", kind="t", subject="s", body="b")
+        services.queue_email(
+            actor=factories.SYSTEM, organisation=org_qc, to="a@example.test", kind="t", subject="s", body="b"
+        )
         raise RuntimeError
     assert not OutboundMessage.objects.exists() and mail.outbox == []
 
@@ -78,10 +85,11 @@ def test_twilio_refusal_is_kept_and_retried_until_failed(org_qc, twilio):
     message = queue_sms(org_qc, to=INVALID_NUMBER)
     assert message.status == "queued" and message.attempts == 1 and "21211" in message.error
     for _ in range(services.MAX_ATTEMPTS - 1):
-        services.deliver(message_id=message.pk)
+        services.deliver(actor=factories.SYSTEM, message_id=message.pk)
     message.refresh_from_db()
     assert message.status == "failed" and message.attempts == services.MAX_ATTEMPTS
-    services.deliver(message_id=message.pk)  # a failed message is not tried again by the task
+    # A failed message is not tried again by the task.
+    services.deliver(actor=factories.SYSTEM, message_id=message.pk)
     assert OutboundMessage.objects.get(pk=message.pk).attempts == services.MAX_ATTEMPTS
 
 
@@ -142,8 +150,39 @@ def test_staff_get_an_in_app_notification_and_an_email_each(org_qc):
     factories.staff(org_qc, email="b@example.test", role="accountant")
     with TestCase.captureOnCommitCallbacks(execute=True):
         services.notify_staff(
-            organisation=org_qc, kind="payment_received", subject="Paiement reçu", link="/gestion/"
+            actor=factories.SYSTEM,
+            organisation=org_qc,
+            kind="payment_received",
+            subject="Paiement reçu",
+            link="/gestion/",
         )
     assert Notification.objects.filter(organisation=org_qc).count() == 1
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.test", "b@example.test"]
     assert "/gestion/" in mail.outbox[0].body
+
+
+def test_messages_are_refused_to_an_actor_of_another_organisation(org_qc, org_fr, customer_fr):
+    from django.core.exceptions import PermissionDenied
+
+    from acquitte.core.actors import PublicLink
+
+    outsider = factories.staff(org_fr, email="owner@fr.test")
+    foreign_link = PublicLink(token="x" * 43, organisation_id=org_fr.pk, customer_id=customer_fr.pk)
+    for actor in (outsider, foreign_link, None):
+        with pytest.raises(PermissionDenied):
+            services.queue_email(
+                actor=actor, organisation=org_qc, to="a@example.test", kind="t", subject="s", body="b"
+            )
+        with pytest.raises(PermissionDenied):
+            services.notify_staff(actor=actor, organisation=org_qc, kind="t", subject="s")
+    assert not OutboundMessage.objects.exists() and not Notification.objects.exists()
+
+
+def test_only_the_organisations_staff_mark_its_notifications_read(org_qc, org_fr):
+    from acquitte.core.errors import BusinessError, ErrorCode
+
+    services.notify_staff(actor=factories.SYSTEM, organisation=org_qc, kind="t", subject="s")
+    with pytest.raises(BusinessError) as refused:
+        services.mark_read(organisation=org_qc, actor=factories.staff(org_fr, email="owner@fr.test"))
+    assert refused.value.error_code == ErrorCode.NOT_FOUND
+    assert services.mark_read(organisation=org_qc, actor=factories.staff(org_qc, role="read_only")) == 1

@@ -13,7 +13,7 @@ import re
 import secrets
 import string
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from tests.fake_server import LocalFake, QuietHandler
 from tests.payments.fake_providers import GOCARDLESS_TOKENS, GOCARDLESS_VERSION, Seen
@@ -245,6 +245,14 @@ class _Handler(QuietHandler):
         self._remember("refunds", refund["id"])
         self._reply(201, {"refunds": refund})
 
+    def _list_refunds(self, data: dict):
+        """``GET /refunds?payment=PM…``, with GoCardless's cursor envelope (one page here)."""
+        wanted = dict(parse_qsl(urlsplit(self.path).query)).get("payment")
+        found = [r for r in self.server.fake.refunds.values() if wanted in (None, r["links"]["payment"])]
+        self._reply(
+            200, {"refunds": found, "meta": {"cursors": {"before": None, "after": None}, "limit": 50}}
+        )
+
     ROUTES = {
         ("POST", r"/billing_requests"): _create_billing_request,
         ("GET", r"/billing_requests/([^/]+)"): _get_billing_request,
@@ -252,6 +260,7 @@ class _Handler(QuietHandler):
         ("POST", r"/billing_request_flows"): _create_flow,
         ("GET", r"/payments/([^/]+)"): _get_payment,
         ("POST", r"/refunds"): _create_refund,
+        ("GET", r"/refunds"): _list_refunds,
     }
 
 

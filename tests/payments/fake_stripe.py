@@ -125,6 +125,8 @@ class _Handler(QuietHandler):
                 return 200, fake.expire(parts[3])
             if self.command == "POST" and parts == ["v1", "refunds"]:
                 return 200, fake.create_refund(params)
+            if self.command == "GET" and parts == ["v1", "refunds"]:
+                return 200, fake.list_refunds(decode_form(urlsplit(self.path).query))
             raise StripeFailure(404, f"Unrecognized request URL ({self.command}: {path}).")
         except StripeFailure as failure:
             return failure.status, failure.body
@@ -253,11 +255,18 @@ class FakeStripe(LocalFake):
             "charge": intent["latest_charge"],
             "status": status,
             "created": int(time.time()),
+            "metadata": params.get("metadata", {}),
         }
         if reason:
             refund["failure_reason"] = reason
         self.refunds[refund["id"]] = refund
         return refund
+
+    def list_refunds(self, params: dict) -> dict:
+        """``GET /v1/refunds?payment_intent=…``, newest first, as Stripe lists them."""
+        intent = params.get("payment_intent")
+        found = [r for r in self.refunds.values() if intent is None or r["payment_intent"] == intent]
+        return {"object": "list", "url": "/v1/refunds", "has_more": False, "data": found[::-1]}
 
     # What the payer does on Stripe's page ----------------------------------------------------------
 

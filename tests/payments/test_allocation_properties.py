@@ -37,18 +37,27 @@ class TestAllocationInvariants(TestCase):
         for price in prices:
             factories.invoice(self.org, customer, prices=(str(price),))
         method = services.add_card(
-            customer=customer, holder="Isabelle Côté", number="4242424242424242", cvv="123", expiry=EXPIRY
+            actor=factories.SYSTEM,
+            customer=customer,
+            holder="Isabelle Côté",
+            number="4242424242424242",
+            cvv="123",
+            expiry=EXPIRY,
         )
         for kind, value in operations:
             if kind == "pay":
                 services.make_payment(
-                    customer=customer, amount=value, payment_method=method, idempotency_key=uuid.uuid4().hex
+                    actor=factories.SYSTEM,
+                    customer=customer,
+                    amount=value,
+                    payment_method=method,
+                    idempotency_key=uuid.uuid4().hex,
                 )
                 continue
             payment = Payment.objects.filter(customer=customer, status=Payment.Status.SUCCEEDED).first()
             if payment is not None:
                 amount = (payment.amount * value / 100).quantize(Decimal("0.01")) or Decimal("0.01")
-                services.refund(payment=payment, amount=amount)
+                services.refund(actor=factories.SYSTEM, payment=payment, amount=amount)
 
         payments = list(Payment.objects.filter(customer=customer))
         for payment in payments:

@@ -16,9 +16,10 @@ from acquitte.core.errors import BusinessError
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.selectors import receivables
 from acquitte.notifications.models import Notification
-from acquitte.payments import services
+from acquitte.payments import selectors, services
 from acquitte.payments.models import ChargeAttempt, Payment, PaymentMethod, SandboxCharge
 from acquitte.payments.providers.sandbox import SandboxProvider
+from acquitte.payments.services import charges
 from tests import factories
 
 GOOD, DECLINED, NO_FUNDS, FAILS = (
@@ -32,7 +33,12 @@ NEXT_YEAR = f"12/{(datetime.date.today().year + 1) % 100:02d}"
 
 def card(customer, number=GOOD, cvv="123"):
     return services.add_card(
-        customer=customer, holder="Isabelle Côté", number=number, cvv=cvv, expiry=NEXT_YEAR
+        actor=factories.SYSTEM,
+        customer=customer,
+        holder="Isabelle Côté",
+        number=number,
+        cvv=cvv,
+        expiry=NEXT_YEAR,
     )
 
 
@@ -42,7 +48,9 @@ def key():
 
 def test_card_payment_settles_the_invoice_and_notifies_staff(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
-    payment = services.pay_invoice(invoice=inv, payment_method=card(customer_qc), idempotency_key=key())
+    payment = services.pay_invoice(
+        actor=factories.SYSTEM, invoice=inv, payment_method=card(customer_qc), idempotency_key=key()
+    )
     inv.refresh_from_db()
     assert payment.status == "succeeded" and inv.status == "paid"
     assert Notification.objects.filter(organisation=org_qc, kind="payment_received").exists()
@@ -55,25 +63,33 @@ def test_card_payment_settles_the_invoice_and_notifies_staff(org_qc, customer_qc
 def test_failed_cards_leave_the_invoice_unpaid(org_qc, customer_qc, number, message):
     inv = factories.invoice(org_qc, customer_qc)
     payment = services.pay_invoice(
-        invoice=inv, payment_method=card(customer_qc, number), idempotency_key=key()
+        actor=factories.SYSTEM, invoice=inv, payment_method=card(customer_qc, number), idempotency_key=key()
     )
     inv.refresh_from_db()
     assert payment.status == "failed" and message in payment.failure_message
     assert inv.status == "open" and inv.amount_paid == 0
     assert Notification.objects.filter(kind="payment_failed").exists()
-    retry = services.pay_invoice(invoice=inv, payment_method=card(customer_qc), idempotency_key=key())
+    retry = services.pay_invoice(
+        actor=factories.SYSTEM, invoice=inv, payment_method=card(customer_qc), idempotency_key=key()
+    )
     assert retry.status == "succeeded"
 
 
 def test_same_key_charges_once(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
     method, k = card(customer_qc), key()
-    first = services.pay_invoice(invoice=inv, payment_method=method, idempotency_key=k)
-    second = services.pay_invoice(invoice=inv, payment_method=method, idempotency_key=k)
+    first = services.pay_invoice(
+        actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key=k
+    )
+    second = services.pay_invoice(
+        actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key=k
+    )
     assert first.pk == second.pk
     assert SandboxCharge.objects.count() == 1
     with pytest.raises(BusinessError, match="pas à payer"):
-        services.pay_invoice(invoice=inv, payment_method=method, idempotency_key=key())
+        services.pay_invoice(
+            actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key=key()
+        )
 
 
 def test_crash_after_provider_accepted_is_recovered_without_second_charge(org_qc, customer_qc, monkeypatch):
@@ -83,15 +99,19 @@ def test_crash_after_provider_accepted_is_recovered_without_second_charge(org_qc
     def crash(**kwargs):
         raise ConnectionError("process died before recording the outcome")
 
-    monkeypatch.setattr(services, "apply_charge_result", crash)
+    monkeypatch.setattr(charges, "apply_charge_result", crash)
     with pytest.raises(ConnectionError):
-        services.pay_invoice(invoice=inv, payment_method=method, idempotency_key="crash-1")
+        services.pay_invoice(
+            actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key="crash-1"
+        )
     monkeypatch.undo()
     assert SandboxCharge.objects.count() == 1  # the provider took the money
     attempt = ChargeAttempt.objects.get(idempotency_key="crash-1")
     assert attempt.state == "created"
     with pytest.raises(BusinessError, match="déjà en cours"):
-        services.pay_invoice(invoice=inv, payment_method=method, idempotency_key=key())
+        services.pay_invoice(
+            actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key=key()
+        )
     counts = services.reconcile_payments(older_than=datetime.timedelta(0))
     assert counts == {"checked": 1, "settled": 1}
     inv.refresh_from_db()
@@ -103,7 +123,9 @@ def test_attempt_the_provider_never_saw_is_canceled_by_reconciliation(org_qc, cu
     inv = factories.invoice(org_qc, customer_qc)
     monkeypatch.setattr(SandboxProvider, "charge", lambda self, **kw: (_ for _ in ()).throw(TimeoutError()))
     with pytest.raises(TimeoutError):
-        services.pay_invoice(invoice=inv, payment_method=card(customer_qc), idempotency_key="lost")
+        services.pay_invoice(
+            actor=factories.SYSTEM, invoice=inv, payment_method=card(customer_qc), idempotency_key="lost"
+        )
     monkeypatch.undo()
     call_command("reconcile_payments", "--older-than", "0", stdout=io.StringIO())
     assert Payment.objects.get(attempt__idempotency_key="lost").status == "canceled"
@@ -115,38 +137,50 @@ def test_make_payment_settles_oldest_first_and_keeps_credit(org_qc, customer_qc)
     a = factories.invoice(org_qc, customer_qc)
     b = factories.invoice(org_qc, customer_qc)
     services.make_payment(
-        customer=customer_qc, amount="150.00", payment_method=card(customer_qc), idempotency_key=key()
+        actor=factories.SYSTEM,
+        customer=customer_qc,
+        amount="150.00",
+        payment_method=card(customer_qc),
+        idempotency_key=key(),
     )
     a.refresh_from_db()
     b.refresh_from_db()
     assert a.status == "paid" and b.amount_paid == Decimal("35.02")
     services.make_payment(
-        customer=customer_qc, amount="100.00", payment_method=card(customer_qc), idempotency_key=key()
+        actor=factories.SYSTEM,
+        customer=customer_qc,
+        amount="100.00",
+        payment_method=card(customer_qc),
+        idempotency_key=key(),
     )
     assert receivables(customer_qc).credit_balance == Decimal("20.04")
 
 
 def test_refund_reopens_the_invoice(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
-    payment = services.pay_invoice(invoice=inv, payment_method=card(customer_qc), idempotency_key=key())
-    services.refund(payment=payment, amount="14.98")
+    payment = services.pay_invoice(
+        actor=factories.SYSTEM, invoice=inv, payment_method=card(customer_qc), idempotency_key=key()
+    )
+    services.refund(actor=factories.SYSTEM, payment=payment, amount="14.98")
     inv.refresh_from_db()
     payment.refresh_from_db()
     assert payment.status == "partly_refunded" and inv.status == "open" and inv.amount_due == Decimal("14.98")
     assert receivables(customer_qc).balance == Decimal("14.98")
     with pytest.raises(BusinessError):
-        services.refund(payment=payment, amount="100.01")
-    services.refund(payment=payment, amount="100.00")
+        services.refund(actor=factories.SYSTEM, payment=payment, amount="100.01")
+    services.refund(actor=factories.SYSTEM, payment=payment, amount="100.00")
     payment.refresh_from_db()
     assert payment.status == "refunded"
 
 
 def test_transitions_are_monotonic(org_qc, customer_qc, caplog):
     inv = factories.invoice(org_qc, customer_qc)
-    payment = services.pay_invoice(invoice=inv, payment_method=card(customer_qc), idempotency_key=key())
-    assert services.transition(payment=payment, to="succeeded") is False
+    payment = services.pay_invoice(
+        actor=factories.SYSTEM, invoice=inv, payment_method=card(customer_qc), idempotency_key=key()
+    )
+    assert services.transition(actor=factories.SYSTEM, payment=payment, to="succeeded") is False
     with caplog.at_level(logging.WARNING), pytest.raises(BusinessError):
-        services.transition(payment=payment, to="pending")
+        services.transition(actor=factories.SYSTEM, payment=payment, to="pending")
     assert "refused payment transition" in caplog.text
 
 
@@ -165,6 +199,7 @@ def test_transitions_are_monotonic(org_qc, customer_qc, caplog):
 def test_bad_cards_are_refused_and_nothing_saved(customer_qc, kwargs, message):
     data = {
         "customer": customer_qc,
+        "actor": factories.SYSTEM,
         "holder": "A B",
         "number": GOOD,
         "cvv": "123",
@@ -179,6 +214,7 @@ def test_bad_cards_are_refused_and_nothing_saved(customer_qc, kwargs, message):
 def test_bank_accounts_and_default(customer_qc):
     first = card(customer_qc)
     ach = services.add_bank_account(
+        actor=factories.SYSTEM,
         customer=customer_qc,
         holder="A",
         scheme="ach",
@@ -187,14 +223,25 @@ def test_bank_accounts_and_default(customer_qc):
         account="123456789",
     )
     pad = services.add_bank_account(
-        customer=customer_qc, holder="A", scheme="pad", institution="006", transit="00123", account="1234567"
+        actor=factories.SYSTEM,
+        customer=customer_qc,
+        holder="A",
+        scheme="pad",
+        institution="006",
+        transit="00123",
+        account="1234567",
     )
     sepa = services.add_bank_account(
-        customer=customer_qc, holder="A", scheme="sepa", iban="FR7630006000011234567890189", bic="AGRIFRPP"
+        actor=factories.SYSTEM,
+        customer=customer_qc,
+        holder="A",
+        scheme="sepa",
+        iban="FR7630006000011234567890189",
+        bic="AGRIFRPP",
     )
     assert list(PaymentMethod.objects.filter(is_default=True)) == [sepa]
     assert (ach.last4, pad.last4, sepa.last4) == ("6789", "4567", "0189")
-    services.set_default_method(method=first)
+    services.set_default_method(actor=factories.SYSTEM, method=first)
     assert PaymentMethod.objects.get(is_default=True) == first
     for bad in [
         {"scheme": "ach", "routing": "021000022", "account": "1234"},
@@ -202,7 +249,7 @@ def test_bank_accounts_and_default(customer_qc):
         {"scheme": "sepa", "iban": "FR7630006000011234567890188"},
     ]:
         with pytest.raises(BusinessError):
-            services.add_bank_account(customer=customer_qc, holder="A", **bad)
+            services.add_bank_account(actor=factories.SYSTEM, customer=customer_qc, holder="A", **bad)
     assert PaymentMethod.objects.count() == 4
 
 
@@ -211,6 +258,7 @@ def test_no_card_number_or_cvv_in_database_or_logs(org_qc, customer_qc, caplog):
     inv = factories.invoice(org_qc, customer_qc)
     for number in (GOOD, DECLINED, "378282246310005"):
         method = services.add_card(
+            actor=factories.SYSTEM,
             customer=customer_qc,
             holder="A B",
             number=number,
@@ -218,7 +266,7 @@ def test_no_card_number_or_cvv_in_database_or_logs(org_qc, customer_qc, caplog):
             expiry=NEXT_YEAR,
         )
         services.pay_invoice(
-            invoice=inv, payment_method=method, idempotency_key=key()
+            actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key=key()
         ) if inv.status == "open" else None
         inv.refresh_from_db()
     dump = io.StringIO()
@@ -231,7 +279,9 @@ def test_no_card_number_or_cvv_in_database_or_logs(org_qc, customer_qc, caplog):
 def test_tenancy_of_payment_methods(org_qc, customer_qc, org_fr, customer_fr):
     inv_fr = factories.invoice(org_fr, customer_fr)
     with pytest.raises(BusinessError):
-        services.pay_invoice(invoice=inv_fr, payment_method=card(customer_qc), idempotency_key=key())
+        services.pay_invoice(
+            actor=factories.SYSTEM, invoice=inv_fr, payment_method=card(customer_qc), idempotency_key=key()
+        )
     assert not Payment.objects.filter(customer=customer_fr).exists()
 
 
@@ -248,7 +298,9 @@ def test_fifty_concurrent_pay_requests_make_exactly_one_charge():
         try:
             barrier.wait()
             outcomes.append(
-                services.pay_invoice(invoice=inv, payment_method=method, idempotency_key=key()).status
+                services.pay_invoice(
+                    actor=factories.SYSTEM, invoice=inv, payment_method=method, idempotency_key=key()
+                ).status
             )
         except BusinessError:
             outcomes.append("refused")
@@ -267,23 +319,38 @@ def test_fifty_concurrent_pay_requests_make_exactly_one_charge():
 
 def test_transfer_declaration_waits_and_is_received(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
-    assert services.suspension_allowed(invoice=inv)
+    assert selectors.suspension_allowed(invoice=inv)
     services.declare_transfer(
-        invoice=inv, kind="cheque", reference="Chèque 1042", sent_on=datetime.date.today(), amount=inv.total
+        actor=factories.SYSTEM,
+        invoice=inv,
+        kind="cheque",
+        reference="Chèque 1042",
+        sent_on=datetime.date.today(),
+        amount=inv.total,
     )
     inv.refresh_from_db()
     assert inv.status == "open"
-    assert not services.suspension_allowed(invoice=inv)
-    assert services.suspension_allowed(invoice=inv, today=datetime.date.today() + datetime.timedelta(days=8))
+    assert not selectors.suspension_allowed(invoice=inv)
+    assert selectors.suspension_allowed(invoice=inv, today=datetime.date.today() + datetime.timedelta(days=8))
     assert Notification.objects.filter(kind="transfer_declared").exists()
     services.record_payment(
-        organisation=org_qc, customer=customer_qc, amount=inv.total, method="cheque", invoice=inv
+        actor=factories.SYSTEM,
+        organisation=org_qc,
+        customer=customer_qc,
+        amount=inv.total,
+        method="cheque",
+        invoice=inv,
     )
     assert inv.transfer_declarations.get().status == "received"
-    assert services.suspension_allowed(invoice=inv)
+    assert selectors.suspension_allowed(invoice=inv)
     with pytest.raises(BusinessError):
         services.declare_transfer(
-            invoice=inv, kind="cheque", reference="x", sent_on=datetime.date.today(), amount="1"
+            actor=factories.SYSTEM,
+            invoice=inv,
+            kind="cheque",
+            reference="x",
+            sent_on=datetime.date.today(),
+            amount="1",
         )
 
 
@@ -299,12 +366,14 @@ def test_provider_credentials_are_checked_then_encrypted_and_masked(org_qc, sett
     with FakeProviders("test") as fake:
         settings.STRIPE_API_BASE = fake.url
         account = services.connect_provider(
+            actor=factories.SYSTEM,
             organisation=org_qc,
             provider="stripe",
             credentials={"secret_key": STRIPE_TEST_KEY, "webhook_secret": "whsec_zyx987"},
         )
         with pytest.raises(BusinessError, match="refusé"):
             services.connect_provider(
+                actor=factories.SYSTEM,
                 organisation=org_qc,
                 provider="stripe",
                 credentials={"secret_key": "sk_live_wrong", "webhook_secret": "whsec_zyx987"},
@@ -313,13 +382,19 @@ def test_provider_credentials_are_checked_then_encrypted_and_masked(org_qc, sett
     assert account.mode == "test" and account.account_name
     stored = ProviderAccount.objects.get(pk=account.pk).credentials_encrypted
     assert STRIPE_TEST_KEY not in stored and "whsec" not in stored
-    assert services.masked_credentials(account) == {
+    assert selectors.masked_credentials(account) == {
         "secret_key": "••••" + STRIPE_TEST_KEY[-4:],
         "webhook_secret": "••••x987",
     }
     with pytest.raises(BusinessError, match="manquants"):
         services.connect_provider(
-            organisation=org_qc, provider="paypal", mode="live", credentials={"client_id": "x"}
+            actor=factories.SYSTEM,
+            organisation=org_qc,
+            provider="paypal",
+            mode="live",
+            credentials={"client_id": "x"},
         )
     with pytest.raises(BusinessError, match="inconnu"):
-        services.connect_provider(organisation=org_qc, provider="bitcoin", mode="live", credentials={})
+        services.connect_provider(
+            actor=factories.SYSTEM, organisation=org_qc, provider="bitcoin", mode="live", credentials={}
+        )

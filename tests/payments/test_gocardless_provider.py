@@ -242,6 +242,15 @@ class TestRefund:
         with pytest.raises(BusinessError):
             provider.refund(reference="PM000NOTFOUND", amount=Decimal("1"))
 
+    def test_a_refund_is_found_again_by_its_key(self, provider, fake, payment_id):
+        made = provider.refund(reference=payment_id, amount=Decimal("10"), idempotency_key="refund-7-0-10")
+        provider.refund(reference=payment_id, amount=Decimal("5"), idempotency_key="refund-7-10-5")
+
+        found = provider.refund_status(reference=payment_id, idempotency_key="refund-7-0-10")
+        assert found == ChargeResult(status="pending", reference=made.reference)
+        missing = provider.refund_status(reference=payment_id, idempotency_key="refund-7-0-99")
+        assert missing.status == "unknown"
+
     def test_a_refund_in_another_currency_is_refused_before_sending(self, provider, fake, payment_id):
         with pytest.raises(BusinessError):
             provider.refund(reference=payment_id, amount=Decimal("10"), currency="GBP")

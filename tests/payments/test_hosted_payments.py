@@ -9,7 +9,7 @@ from django.test import TestCase
 
 from acquitte.core.errors import BusinessError
 from acquitte.invoicing.models import Invoice
-from acquitte.payments import secrets, services
+from acquitte.payments import secrets, selectors, services
 from acquitte.payments.models import ChargeAttempt, Payment, ProviderAccount
 from tests import factories
 from tests.payments import fake_gocardless, fake_paypal, fake_stripe
@@ -58,7 +58,7 @@ def local(url):
 
 
 def test_card_payment_on_stripe_page_then_return(client, org_qc, invoice, stripe):
-    assert services.provider_for(organisation=org_qc, kind="card") == "stripe"
+    assert selectors.provider_for(organisation=org_qc, kind="card") == "stripe"
     url = open_card_page(client, invoice)
     session = session_of(stripe, url)
     assert url.startswith(stripe.url) and session["amount_total"] == 11498 and session["currency"] == "cad"
@@ -148,6 +148,32 @@ def test_refund_goes_to_stripe_and_a_refusal_changes_nothing(client, org_qc, inv
     assert keys == [f"refund-{payment.pk}-0.00-10.00", f"refund-{payment.pk}-0.00-12.00"]
 
 
+def test_a_stripe_refund_whose_answer_was_lost_is_found_by_its_key(
+    client, org_qc, invoice, stripe, monkeypatch
+):
+    from acquitte.payments.providers.stripe import StripeProvider
+
+    session = session_of(stripe, open_card_page(client, invoice))
+    stripe.mark_paid(session["id"])
+    client.get(local(session["success_url"]))
+    payment = Payment.objects.get(status="succeeded")
+    real = StripeProvider.refund
+
+    def refund_then_time_out(self, **kwargs):
+        real(self, **kwargs)
+        raise TimeoutError("read timed out")
+
+    monkeypatch.setattr(StripeProvider, "refund", refund_then_time_out)
+    with pytest.raises(BusinessError):
+        services.refund(payment=payment, amount="25.00", actor=factories.staff(org_qc))
+    monkeypatch.undo()
+    assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
+    assert services.reconcile_payments(older_than=datetime.timedelta(0))["settled"] == 1
+    assert [r["amount"] for r in stripe.refunds.values()] == [2500]
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 25 and payment.status == "partly_refunded"
+
+
 def test_direct_debit_through_gocardless_settles_by_webhooks(client, org_qc, invoice, settings):
     with fake_gocardless.FakeGoCardless("test") as gc:
         settings.GOCARDLESS_API_BASES = {"test": gc.url, "live": gc.url}
@@ -228,18 +254,18 @@ def _return_url_of(paypal):
 
 
 def test_routing_prefers_the_connected_provider_and_falls_back_to_the_sandbox(org_qc, settings):
-    assert services.online_kinds(org_qc) == ["card", "debit", "paypal"]
-    assert services.provider_for(organisation=org_qc, kind="debit") == "sandbox"
+    assert selectors.online_kinds(org_qc) == ["card", "debit", "paypal"]
+    assert selectors.provider_for(organisation=org_qc, kind="debit") == "sandbox"
     ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").delete()
-    assert services.online_kinds(org_qc) == []
+    assert selectors.online_kinds(org_qc) == []
     connect(org_qc, "gocardless", {"access_token": GOCARDLESS_TOKENS["test"], "webhook_secret": GC_SECRET})
-    assert services.online_kinds(org_qc) == ["debit"]
-    assert services.provider_for(organisation=org_qc, kind="card") is None
+    assert selectors.online_kinds(org_qc) == ["debit"]
+    assert selectors.provider_for(organisation=org_qc, kind="card") is None
     invoice = factories.invoice(org_qc, factories.customer(org_qc))
-    from acquitte.payments import checkout
+    from acquitte.payments.services import checkout
 
     with pytest.raises(BusinessError, match="pas proposé"):
-        checkout.start_checkout(invoice=invoice, kind="card", return_path="/")
+        checkout.start_checkout(actor=factories.SYSTEM, invoice=invoice, kind="card", return_path="/")
 
 
 def test_without_the_sandbox_nothing_is_saved_or_charged_through_it(org_qc):
@@ -247,14 +273,26 @@ def test_without_the_sandbox_nothing_is_saved_or_charged_through_it(org_qc):
 
     customer = factories.customer(org_qc)
     card = services.add_card(
-        customer=customer, holder="I. Côté", number="4242424242424242", cvv="123", expiry="12/40"
+        actor=factories.SYSTEM,
+        customer=customer,
+        holder="I. Côté",
+        number="4242424242424242",
+        cvv="123",
+        expiry="12/40",
     )
     ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").delete()
     with pytest.raises(BusinessError, match="pas proposé"):
         services.add_card(
-            customer=customer, holder="I. Côté", number="4242424242424242", cvv="123", expiry="12/40"
+            actor=factories.SYSTEM,
+            customer=customer,
+            holder="I. Côté",
+            number="4242424242424242",
+            cvv="123",
+            expiry="12/40",
         )
     invoice = factories.invoice(org_qc, customer)
     with pytest.raises(BusinessError, match="plus accepté"):
-        services.pay_invoice(invoice=invoice, payment_method=card, idempotency_key="k-1")
+        services.pay_invoice(
+            actor=factories.SYSTEM, invoice=invoice, payment_method=card, idempotency_key="k-1"
+        )
     assert PaymentMethod.objects.count() == 1 and not Payment.objects.exists()

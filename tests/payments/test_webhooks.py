@@ -16,6 +16,7 @@ from tests import factories
 
 def debit(customer):
     return services.add_bank_account(
+        actor=factories.SYSTEM,
         customer=customer,
         holder="Café Bonjour inc.",
         scheme="pad",
@@ -41,7 +42,10 @@ def post(client, org, event, secret=None, timestamp=None, slug=None):
 def pending_debit(org_qc, customer_qc):
     inv = factories.invoice(org_qc, customer_qc)
     payment = services.pay_invoice(
-        invoice=inv, payment_method=debit(customer_qc), idempotency_key=uuid.uuid4().hex
+        actor=factories.SYSTEM,
+        invoice=inv,
+        payment_method=debit(customer_qc),
+        idempotency_key=uuid.uuid4().hex,
     )
     assert payment.status == "processing" and payment.attempt.state == "pending"
     return inv, payment

@@ -33,10 +33,17 @@ def signed_in(client, user):
 
 def dated_invoice(org, customer, day, pay=False, price="100.00"):
     inv = factories.invoice(org, customer, finalise=False, prices=(price,))
-    inv = invoicing.finalise_invoice(invoice=inv, issue_date=datetime.date(2026, 1, day))
+    inv = invoicing.finalise_invoice(
+        actor=factories.SYSTEM, invoice=inv, issue_date=datetime.date(2026, 1, day)
+    )
     if pay:
         payments.record_payment(
-            organisation=org, customer=customer, amount=inv.total, method="cheque", invoice=inv
+            actor=factories.SYSTEM,
+            organisation=org,
+            customer=customer,
+            amount=inv.total,
+            method="cheque",
+            invoice=inv,
         )
     return inv
 
@@ -64,7 +71,9 @@ def test_password_reset_by_email_link(client, user):
 
 
 def test_staff_are_sent_to_the_back_office(client, org_qc):
-    staff = create_staff_user(organisation=org_qc, email="s@qc.test", password=PASSWORD, role="owner")
+    staff = create_staff_user(
+        actor=factories.SYSTEM, organisation=org_qc, email="s@qc.test", password=PASSWORD, role="owner"
+    )
     client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get("/factures/")["Location"] == "/gestion/"
 
@@ -114,7 +123,12 @@ def test_another_customers_invoice_is_not_found(signed_in, org_qc, org_fr, custo
 def test_pay_with_a_saved_card_from_the_invoice_page(signed_in, org_qc, customer_qc):
     inv = dated_invoice(org_qc, customer_qc, 5)
     card = payments.add_card(
-        customer=customer_qc, holder="A B", number="4242424242424242", cvv="123", expiry=NEXT_YEAR
+        actor=factories.SYSTEM,
+        customer=customer_qc,
+        holder="A B",
+        number="4242424242424242",
+        cvv="123",
+        expiry=NEXT_YEAR,
     )
     key = uuid.uuid4().hex
     for _ in range(2):  # a double click charges once
@@ -226,7 +240,12 @@ def test_repeated_wrong_passwords_lock_the_sign_in(client, user, settings):
 def test_another_customers_payment_method_is_not_found(signed_in, org_qc):
     other = factories.customer(org_qc, name="Autre", email="autre@x.test")
     theirs = payments.add_card(
-        customer=other, holder="A B", number="4242424242424242", cvv="123", expiry=NEXT_YEAR
+        actor=factories.SYSTEM,
+        customer=other,
+        holder="A B",
+        number="4242424242424242",
+        cvv="123",
+        expiry=NEXT_YEAR,
     )
     for action in ("defaut", "retirer"):
         assert signed_in.post(f"/facturation/moyens/{theirs.pk}/{action}/").status_code == 404

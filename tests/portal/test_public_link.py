@@ -42,7 +42,7 @@ def test_public_page_shows_the_invoice(client, invoice):
 def test_unknown_or_revoked_link_reveals_nothing(client, invoice):
     assert client.get("/i/" + "x" * 43 + "/").status_code == 404
     old = invoice.public_token
-    revoke_public_link(invoice=invoice)
+    revoke_public_link(actor=factories.SYSTEM, invoice=invoice)
     assert client.get(f"/i/{old}/").status_code == 404
     assert client.post(f"/i/{old}/payer/card/").status_code == 404
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client, TestCase
 from django.utils import timezone
 
+from acquitte.core.actors import PublicLink
 from acquitte.core.errors import BusinessError
 from acquitte.core.models import AuditLog
 from acquitte.invoicing.models import Invoice
@@ -17,6 +18,17 @@ from acquitte.notifications.models import Notification, OutboundMessage
 from acquitte.quotes import services
 from acquitte.quotes.models import Quote
 from tests import factories
+from tests.factories import SYSTEM
+
+
+def link(quote, name=""):
+    """The customer holding the quote's public link, as its page builds them."""
+    return PublicLink(
+        token=quote.public_token,
+        organisation_id=quote.organisation_id,
+        customer_id=quote.customer_id,
+        name=name,
+    )
 
 
 @pytest.fixture
@@ -32,15 +44,15 @@ def product(org_qc):
 
 
 def sent_quote(org, customer, product, quantity=2):
-    quote = services.create_quote(organisation=org, customer=customer)
-    services.add_product(quote=quote, product=product, quantity=quantity)
-    return services.send_quote(quote=quote)
+    quote = services.create_quote(actor=SYSTEM, organisation=org, customer=customer)
+    services.add_product(actor=SYSTEM, quote=quote, product=product, quantity=quantity)
+    return services.send_quote(actor=SYSTEM, quote=quote)
 
 
 def test_lines_totals_and_tapping_a_product_twice(org_qc, customer, product):
-    quote = services.create_quote(organisation=org_qc, customer=customer)
-    services.add_product(quote=quote, product=product)
-    line = services.add_product(quote=quote, product=product)
+    quote = services.create_quote(actor=SYSTEM, organisation=org_qc, customer=customer)
+    services.add_product(actor=SYSTEM, quote=quote, product=product)
+    line = services.add_product(actor=SYSTEM, quote=quote, product=product)
     quote.refresh_from_db()
     assert quote.lines.count() == 1 and line.quantity == 2
     assert (quote.subtotal, quote.tax_total, quote.total) == (
@@ -48,14 +60,14 @@ def test_lines_totals_and_tapping_a_product_twice(org_qc, customer, product):
         Decimal("104.83"),
         Decimal("804.83"),
     )
-    services.set_quantity(line=line, quantity="3")
+    services.set_quantity(actor=SYSTEM, line=line, quantity="3")
     quote.refresh_from_db()
     assert quote.subtotal == Decimal("1050.00")
     with pytest.raises(BusinessError, match="positive"):
-        services.set_quantity(line=line, quantity="-1")
+        services.set_quantity(actor=SYSTEM, line=line, quantity="-1")
     with pytest.raises(BusinessError):
-        services.set_quantity(line=line, quantity="abc")
-    services.remove_line(line=line)
+        services.set_quantity(actor=SYSTEM, line=line, quantity="abc")
+    services.remove_line(actor=SYSTEM, line=line)
     quote.refresh_from_db()
     assert quote.total == 0
 
@@ -73,7 +85,7 @@ def test_send_numbers_the_quote_and_queues_email_and_sms(org_qc, customer, produ
     assert "Processus de facture" in email.html_body
     assert email.status == "sent" and sms.status == "outbox_only"
     number = quote.number
-    services.send_quote(quote=quote)  # a reminder keeps the number
+    services.send_quote(actor=SYSTEM, quote=quote)  # a reminder keeps the number
     quote.refresh_from_db()
     assert quote.number == number and OutboundMessage.objects.filter(reference=number).count() == 4
 
@@ -89,24 +101,26 @@ def test_send_follows_the_customer_details_and_language(org_qc, product):
 
 
 def test_nothing_to_send_is_refused(org_qc, customer, product):
-    empty = services.create_quote(organisation=org_qc, customer=customer)
+    empty = services.create_quote(actor=SYSTEM, organisation=org_qc, customer=customer)
     with pytest.raises(BusinessError, match="au moins un produit"):
-        services.send_quote(quote=empty)
+        services.send_quote(actor=SYSTEM, quote=empty)
     assert Quote.objects.get(pk=empty.pk).number == ""
 
 
 def test_customer_approval_makes_one_finalised_invoice(org_qc, customer, product):
     quote = sent_quote(org_qc, customer, product)
-    services.mark_viewed(quote=quote)
+    services.mark_viewed(quote=quote, actor=link(quote))
     assert Quote.objects.get(pk=quote.pk).status == "viewed"
     with pytest.raises(BusinessError, match="votre nom"):
-        services.approve_quote(quote=quote, name=" ")
-    invoice = services.approve_quote(quote=quote, name="Isabelle Côté", ip_address="203.0.113.9")
+        services.approve_quote(quote=quote, actor=link(quote, " "))
+    invoice = services.approve_quote(
+        quote=quote, actor=link(quote, "Isabelle Côté"), ip_address="203.0.113.9"
+    )
     assert invoice.status == "open" and invoice.number.startswith("F-") and invoice.total == quote.total
     assert [(line.description, line.quantity) for line in invoice.lines.all()] == [
         ("Pose de fenêtre", Decimal("2.000"))
     ]
-    again = services.approve_quote(quote=quote, name="Quelqu'un d'autre")
+    again = services.approve_quote(quote=quote, actor=link(quote, "Quelqu'un d'autre"))
     assert again.pk == invoice.pk and Invoice.objects.filter(organisation=org_qc).count() == 1
     quote.refresh_from_db()
     assert (quote.status, quote.approved_via, quote.approver_name, quote.approver_ip) == (
@@ -136,9 +150,9 @@ def test_staff_approval_records_who_and_can_start_from_a_draft(org_qc, customer,
 
 def test_declined_or_expired_quotes_cannot_be_approved(org_qc, customer, product):
     declined = sent_quote(org_qc, customer, product)
-    services.decline_quote(quote=declined, reason="Trop cher")
+    services.decline_quote(quote=declined, actor=link(declined), reason="Trop cher")
     with pytest.raises(BusinessError, match="refusée"):
-        services.approve_quote(quote=declined, name="Isabelle")
+        services.approve_quote(quote=declined, actor=link(declined, "Isabelle"))
     owner = factories.staff(org_qc)
     with pytest.raises(BusinessError, match="refusée"):
         services.approve_quote(quote=declined, actor=owner)
@@ -146,10 +160,20 @@ def test_declined_or_expired_quotes_cannot_be_approved(org_qc, customer, product
     expired = sent_quote(org_qc, customer, product)
     Quote.objects.filter(pk=expired.pk).update(valid_until=timezone.localdate() - datetime.timedelta(days=1))
     with pytest.raises(BusinessError, match="expiré"):
-        services.approve_quote(quote=expired, name="Isabelle")
-    assert services.expire_quotes() == 1
+        services.approve_quote(quote=expired, actor=link(expired, "Isabelle"))
+    assert (
+        services.expire_quotes(
+            actor=SYSTEM,
+        )
+        == 1
+    )
     assert Quote.objects.get(pk=expired.pk).status == "expired"
-    assert services.expire_quotes() == 0
+    assert (
+        services.expire_quotes(
+            actor=SYSTEM,
+        )
+        == 0
+    )
     with pytest.raises(BusinessError, match="expiré"):
         services.approve_quote(quote=expired, actor=owner)
     assert not Invoice.objects.filter(organisation=org_qc).exists()
@@ -165,19 +189,19 @@ def test_roles_and_tenants(org_qc, org_fr, customer, product):
         with pytest.raises(PermissionDenied):
             services.send_quote(quote=quote, actor=actor)
     french_product = factories.product(org_fr, sku="DEV")
-    draft = services.create_quote(organisation=org_qc, customer=customer)
+    draft = services.create_quote(actor=SYSTEM, organisation=org_qc, customer=customer)
     with pytest.raises(BusinessError, match="introuvable"):
-        services.add_product(quote=draft, product=french_product)
+        services.add_product(actor=SYSTEM, quote=draft, product=french_product)
     with pytest.raises(BusinessError, match="introuvable"):
-        services.create_quote(organisation=org_fr, customer=customer)
+        services.create_quote(actor=SYSTEM, organisation=org_fr, customer=customer)
 
 
 def test_sent_quote_is_no_longer_editable(org_qc, customer, product):
     quote = sent_quote(org_qc, customer, product)
     with pytest.raises(BusinessError, match="ne peut plus être modifiée"):
-        services.add_product(quote=quote, product=product)
+        services.add_product(actor=SYSTEM, quote=quote, product=product)
     with pytest.raises(BusinessError, match="ne peut plus être modifiée"):
-        services.set_quantity(line=quote.lines.get(), quantity=5)
+        services.set_quantity(actor=SYSTEM, line=quote.lines.get(), quantity=5)
 
 
 # The public link -----------------------------------------------------------------------------
@@ -204,7 +228,7 @@ def test_link_of_one_quote_cannot_reach_another(client, org_qc, org_fr, customer
     assert client.get(f"/q/{forged}/").status_code == 404
     assert client.post(f"/q/{forged}/approuver/", {"name": "X", "agree": "on"}).status_code == 404
     assert client.get("/q/short/").status_code == 404
-    draft = services.create_quote(organisation=org_qc, customer=customer)
+    draft = services.create_quote(actor=SYSTEM, organisation=org_qc, customer=customer)
     assert client.get(f"/q/{draft.public_token}/").status_code == 404
     assert Quote.objects.get(pk=theirs.pk).status == "sent"
 
@@ -291,7 +315,30 @@ def test_english_quote_shows_units_in_english(org_qc, product):
 
     yearly = factories.product(org_qc, sku="SSL", price="89.00", name="Certificat SSL", unit="an")
     english = factories.customer(org_qc, name="Northwind", language="en")
-    quote = services.create_quote(organisation=org_qc, customer=english)
-    services.add_product(quote=quote, product=yearly)
+    quote = services.create_quote(actor=SYSTEM, organisation=org_qc, customer=english)
+    services.add_product(actor=SYSTEM, quote=quote, product=yearly)
     text = PdfReader(io.BytesIO(render(document_data_for_quote(quote)))).pages[0].extract_text()
     assert "1 year" in text and "1 an" not in text
+
+
+def test_a_link_speaks_only_for_its_customer_and_expiry_is_the_system(org_qc, customer, product):
+    quote = sent_quote(org_qc, customer, product)
+    stranger = factories.customer(org_qc, name="Autre", email="autre@example.test")
+    foreign = PublicLink(
+        token=quote.public_token, organisation_id=org_qc.pk, customer_id=stranger.pk, name="X"
+    )
+    with pytest.raises(PermissionDenied):
+        services.approve_quote(quote=quote, actor=foreign)
+    with pytest.raises(PermissionDenied):
+        services.decline_quote(quote=quote, actor=foreign)
+    with pytest.raises(PermissionDenied):
+        services.mark_viewed(quote=quote, actor=foreign)
+    with pytest.raises(PermissionDenied):
+        services.send_quote(quote=quote, actor=link(quote))
+    with pytest.raises(PermissionDenied):
+        services.expire_quotes(actor=factories.staff(org_qc))
+    assert Quote.objects.get(pk=quote.pk).status == Quote.Status.SENT
+    invoice = services.approve_quote(quote=quote, actor=link(quote, "Isabelle Côté"))
+    assert invoice.created_by is None
+    approval = AuditLog.objects.get(object_id=str(quote.pk), content_type__model="quote", action="approve")
+    assert approval.actor_label == link(quote).label

@@ -1,8 +1,10 @@
+from typing import Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from acquitte.catalog.models import Product, TaxCategory
-from acquitte.customers.models import Address, Contact, Customer, Site
+from acquitte.customers.models import Address, Contact, Customer, Organisation, Site
 from acquitte.invoicing.models import Invoice
 
 ADDRESS_FIELDS = ["line1", "line2", "city", "region", "postal_code", "country"]
@@ -11,10 +13,12 @@ ADDRESS_FIELDS = ["line1", "line2", "city", "region", "postal_code", "country"]
 class ScopedForm(forms.ModelForm):
     """A model form whose tax-category choices are limited to the staff member's organisation."""
 
-    def __init__(self, *args, organisation, **kwargs):
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "tax_category" in self.fields:
-            self.fields["tax_category"].queryset = TaxCategory.objects.filter(organisation=organisation)
+            cast(forms.ModelChoiceField, self.fields["tax_category"]).queryset = TaxCategory.objects.filter(
+                organisation=organisation
+            )
 
 
 class CustomerForm(ScopedForm):
@@ -53,7 +57,7 @@ class ProductForm(ScopedForm):
         help_texts = {"sku": _("Laisser vide pour la créer à partir du nom.")}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["sku"].required = False
         self.fields["unit_price"].widget.attrs.update({"inputmode": "decimal", "min": "0", "step": "0.01"})
@@ -139,7 +143,7 @@ class ProviderForm(forms.Form):
         label=_("Environnement"), choices=[("test", _("Test (sandbox)")), ("live", _("Production"))]
     )
 
-    def __init__(self, *args, provider: str, **kwargs):
+    def __init__(self, *args: Any, provider: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, label in PROVIDER_FIELDS[provider]:
             self.fields[name] = forms.CharField(

@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from acquitte.core.admin import OrganisationScopedAdmin
+from acquitte.core.http import signed_in_user
 
 from .models import Product, TaxCategory
 
@@ -18,8 +22,9 @@ class ProductAdmin(OrganisationScopedAdmin):
     list_filter = ["kind", "active", "tax_category"]
     search_fields = ["name", "sku"]
 
-    def get_changeform_initial_data(self, request):
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        if request.user.organisation_id:
-            initial.setdefault("currency", request.user.organisation.currency)
+        organisation = signed_in_user(request).organisation
+        if organisation is not None:
+            initial.setdefault("currency", organisation.currency)
         return initial

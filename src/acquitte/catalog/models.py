@@ -26,7 +26,7 @@ class TaxCategory(models.Model):
             models.UniqueConstraint(fields=["organisation", "code"], name="taxcategory_code_unique")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
@@ -68,27 +68,31 @@ class Product(models.Model):
             models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="product_price_positive"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
 
-    def clean(self):
-        errors = {}
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
         try:
             self.currency = check_currency(self.currency)
             if self.organisation_id and self.currency != self.organisation.currency:
                 errors["currency"] = [
-                    _("La devise doit être celle de l'organisation (%(o)s).")
-                    % {"o": self.organisation.currency}
+                    str(
+                        _("La devise doit être celle de l'organisation (%(o)s).")
+                        % {"o": self.organisation.currency}
+                    )
                 ]
         except ValidationError as exc:
             errors["currency"] = exc.messages
         if self.unit_price is not None and not (Decimal(0) <= self.unit_price <= MAX_AMOUNT):
-            errors["unit_price"] = [_("Le prix doit être compris entre 0 et %(max)s.") % {"max": MAX_AMOUNT}]
+            errors["unit_price"] = [
+                str(_("Le prix doit être compris entre 0 et %(max)s.") % {"max": MAX_AMOUNT})
+            ]
         if (
             self.tax_category_id
             and self.organisation_id
             and self.tax_category.organisation_id != self.organisation_id
         ):
-            errors["tax_category"] = [_("Catégorie de taxe inconnue.")]
+            errors["tax_category"] = [str(_("Catégorie de taxe inconnue."))]
         if errors:
             raise ValidationError(errors)

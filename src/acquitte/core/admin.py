@@ -4,14 +4,31 @@ Permissions follow the staff role (owner, accountant, read-only) instead of Djan
 new organisation works without any group set-up.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.contrib.admin.options import BaseModelAdmin
+from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from .errors import BusinessError
+from .http import signed_in_user
 from .models import AuditLog, NumberSeries, TaxRate
 
+if TYPE_CHECKING:
+    _BaseAdmin = BaseModelAdmin[Any]
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _TabularInline = admin.TabularInline[Any, Any]
+    _StackedInline = admin.StackedInline[Any, Any]
+else:  # the admin classes are generic in django-stubs only
+    _BaseAdmin, _ModelAdmin = BaseModelAdmin, admin.ModelAdmin
+    _TabularInline, _StackedInline = admin.TabularInline, admin.StackedInline
 
-def organisation_filter(model, organisation_id) -> dict | None:
+
+def organisation_filter(model: type[Model], organisation_id: int | None) -> dict[str, int | None] | None:
     """The lookup that keeps ``model`` rows to one organisation, or None for shared data."""
     names = {f.name for f in model._meta.get_fields()}
     if "organisation" in names:
@@ -23,101 +40,110 @@ def organisation_filter(model, organisation_id) -> dict | None:
     return None
 
 
-def _is_staff(request) -> bool:
-    user = request.user
+def _is_staff(request: HttpRequest) -> bool:
+    if not request.user.is_authenticated:
+        return False
+    user = signed_in_user(request)
     return user.is_active and user.is_staff and (user.is_superuser or user.organisation_id is not None)
 
 
-class ScopedMixin:
+def _limit(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+    user = signed_in_user(request)
+    if user.is_superuser:
+        return queryset
+    lookup = organisation_filter(queryset.model, user.organisation_id)
+    return queryset if lookup is None else queryset.filter(**lookup)
+
+
+class ScopedMixin(_BaseAdmin):
     """Shared by model admins and inlines: scoping, choice limiting, role permissions."""
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        lookup = organisation_filter(qs.model, request.user.organisation_id)
-        return qs if lookup is None else qs.filter(**lookup)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return _limit(super().get_queryset(request), request)
 
-    def _limit(self, queryset, request):
-        if request.user.is_superuser:
-            return queryset
-        lookup = organisation_filter(queryset.model, request.user.organisation_id)
-        return queryset if lookup is None else queryset.filter(**lookup)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = self._limit(field.queryset, request)
+        if field is not None and field.queryset is not None:
+            field.queryset = _limit(field.queryset, request)
         return field
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
+    def formfield_for_manytomany(
+        self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelMultipleChoiceField[Any] | None:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = self._limit(field.queryset, request)
+        if field is not None and field.queryset is not None:
+            field.queryset = _limit(field.queryset, request)
         return field
 
-    def has_module_permission(self, request):
+    def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request)
 
-    def has_view_permission(self, request, obj=None):
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _is_staff(request)
 
-    def has_add_permission(self, request, *args):
-        return _is_staff(request) and request.user.can_write
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return _is_staff(request) and signed_in_user(request).can_write
 
-    def has_change_permission(self, request, obj=None):
-        return _is_staff(request) and request.user.can_write
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff(request) and signed_in_user(request).can_write
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class OrganisationScopedAdmin(ScopedMixin, admin.ModelAdmin):
+class OrganisationScopedAdmin(ScopedMixin, _ModelAdmin):
     """Base of every tenant model admin; sets the organisation on new rows from the user."""
 
-    def get_exclude(self, request, obj=None):
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
         excluded = list(super().get_exclude(request, obj) or [])
-        if not request.user.is_superuser and "organisation" in {f.name for f in self.model._meta.fields}:
+        if not signed_in_user(request).is_superuser and "organisation" in {
+            f.name for f in self.model._meta.fields
+        }:
             excluded.append("organisation")
         return excluded
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if obj is None and not request.user.is_superuser and hasattr(self.model, "organisation_id"):
-            organisation = request.user.organisation
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
+        form = super().get_form(request, obj, change, **kwargs)
+        user = signed_in_user(request)
+        if obj is None and not user.is_superuser and hasattr(self.model, "organisation_id"):
+            organisation = user.organisation
 
-            class WithOrganisation(form):
-                def __init__(self, *args, **kw):
+            class WithOrganisation(form):  # type: ignore[valid-type,misc]  # a class made at run time
+                def __init__(self, *args: Any, **kw: Any) -> None:
                     super().__init__(*args, **kw)
                     self.instance.organisation = organisation
 
             return WithOrganisation
         return form
 
-    def changeform_view(self, request, *args, **kwargs):
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """A refused business rule rolls everything back and is shown as a message."""
         try:
             return super().changeform_view(request, *args, **kwargs)
         except BusinessError as exc:
             if request.method != "POST":
                 raise
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, exc.text())
             return HttpResponseRedirect(request.get_full_path())
 
 
-class ScopedTabularInline(ScopedMixin, admin.TabularInline):
+class ScopedTabularInline(ScopedMixin, _TabularInline):
     extra = 0
 
 
-class ScopedStackedInline(ScopedMixin, admin.StackedInline):
+class ScopedStackedInline(ScopedMixin, _StackedInline):
     extra = 0
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, *args):
+class ReadOnlyMixin(_BaseAdmin):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -130,7 +156,7 @@ class AuditLogAdmin(ReadOnlyMixin, OrganisationScopedAdmin):
 
 
 @admin.register(TaxRate)
-class TaxRateAdmin(ReadOnlyMixin, ScopedMixin, admin.ModelAdmin):
+class TaxRateAdmin(ReadOnlyMixin, ScopedMixin, _ModelAdmin):
     list_display = ["code", "name_fr", "name_en", "rate", "treatment", "country", "region", "active"]
     list_filter = ["country", "treatment", "active"]
     search_fields = ["code", "name_fr", "name_en"]
@@ -141,8 +167,8 @@ class NumberSeriesInline(ScopedTabularInline):
     fields = ["kind", "format", "reset_yearly", "current_year", "last_value", "last_date"]
     readonly_fields = ["kind", "current_year", "last_value", "last_date"]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return _is_staff(request) and request.user.can_manage_settings
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff(request) and signed_in_user(request).can_manage_settings

@@ -40,7 +40,7 @@ class TaxRate(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.rate.normalize():f} %)"
 
     @property
@@ -86,13 +86,13 @@ class NumberSeries(models.Model):
             models.UniqueConstraint(fields=["organisation", "kind"], name="numberseries_one_per_kind")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.format}"
 
     def render(self, *, year: int, seq: int) -> str:
         return self.format.format(year=year, seq=seq)
 
-    def clean(self):
+    def clean(self) -> None:
         if "{seq" not in self.format:
             raise ValidationError({"format": _("Le format doit contenir {seq}.")})
         try:
@@ -150,7 +150,7 @@ class AuditLog(models.Model):
         verbose_name_plural = _("journal d'audit")
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.object_repr}: {self.from_state} → {self.to_state}"
 
     @property

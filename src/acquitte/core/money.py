@@ -2,7 +2,7 @@
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_name
+from babel.numbers import get_currency_name
 from django.utils.translation import gettext as _
 
 from .errors import BusinessError, ErrorCode
@@ -13,17 +13,24 @@ ZERO = Decimal("0.00")
 # fixed-precision columns (14 digits, 2 places) far from overflow.
 MAX_AMOUNT = Decimal("999999999.99")
 
+#: An amount as callers give it: typed in a form (str), counted (int) or computed (Decimal).
+Amount = Decimal | int | str
 
-def to_decimal(value) -> Decimal:
+
+def to_decimal(value: Amount | float) -> Decimal:
     """Read an amount given as str, int or Decimal. Floats are refused: they are not exact."""
     if isinstance(value, float):
         raise TypeError("Money must not be a float; pass a str or Decimal.")
     try:
         result = Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as exc:
-        raise BusinessError(_("« %(value)s » n'est pas un montant valide.") % {"value": value}, code=ErrorCode.INVALID_AMOUNT) from exc
+        raise BusinessError(
+            _("« %(value)s » n'est pas un montant valide.") % {"value": value}, code=ErrorCode.INVALID_AMOUNT
+        ) from exc
     if not result.is_finite():
-        raise BusinessError(_("« %(value)s » n'est pas un montant valide.") % {"value": value}, code=ErrorCode.INVALID_AMOUNT)
+        raise BusinessError(
+            _("« %(value)s » n'est pas un montant valide.") % {"value": value}, code=ErrorCode.INVALID_AMOUNT
+        )
     return result
 
 
@@ -40,10 +47,7 @@ def check_currency(code: str) -> str:
     except Exception:  # babel raises for malformed codes
         known = False
     if not known:
-        raise BusinessError(_("Devise inconnue : « %(code)s ».") % {"code": code}, code=ErrorCode.INVALID_INPUT)
+        raise BusinessError(
+            _("Devise inconnue : « %(code)s ».") % {"code": code}, code=ErrorCode.INVALID_INPUT
+        )
     return code
-
-
-def format_money(amount: Decimal, currency: str, locale: str = "fr_CA") -> str:
-    """Format for people, in the organisation's or customer's locale (fr-CA, fr-FR, en-CA)."""
-    return format_currency(amount, currency, locale=locale.replace("-", "_"))

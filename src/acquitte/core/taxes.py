@@ -3,19 +3,23 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .money import ZERO, round_money
+
+if TYPE_CHECKING:
+    from .models import TaxRate
 
 
 @dataclass(frozen=True)
 class TaxableLine:
     net: Decimal  # already rounded to the cent
-    rates: tuple  # of objects with .code, .rate (percent) and .pk
+    rates: tuple["TaxRate", ...]
 
 
 @dataclass(frozen=True)
 class TaxAmount:
-    rate: object
+    rate: "TaxRate"
     base: Decimal
     amount: Decimal
 
@@ -26,19 +30,13 @@ def tax_breakdown(lines: Iterable[TaxableLine]) -> list[TaxAmount]:
     Quebec's GST and QST are both computed on the pre-tax amount, so a line carries both rates
     and its net counts in both groups; neither tax is levied on the other.
     """
-    bases: dict = {}
-    order: list = []
+    rates: dict[str, TaxRate] = {}
+    bases: dict[str, Decimal] = {}
     for line in lines:
         for rate in line.rates:
-            if rate.code not in bases:
-                bases[rate.code] = [rate, ZERO]
-                order.append(rate.code)
-            bases[rate.code][1] += line.net
+            rates.setdefault(rate.code, rate)
+            bases[rate.code] = bases.get(rate.code, ZERO) + line.net
     return [
-        TaxAmount(
-            rate=bases[c][0],
-            base=bases[c][1],
-            amount=round_money(bases[c][1] * bases[c][0].rate / 100),
-        )
-        for c in order
+        TaxAmount(rate=rate, base=bases[code], amount=round_money(bases[code] * rate.rate / 100))
+        for code, rate in rates.items()
     ]

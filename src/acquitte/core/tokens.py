@@ -1,11 +1,16 @@
 """Lookups by the secret of a public link (invoice or quote): 32 random bytes, never a sequential id."""
 
 import hmac
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
 
 MIN_LENGTH = 40
 
+M = TypeVar("M", bound=Model)
 
-def by_public_token(queryset, token: str):
+
+def by_public_token(queryset: QuerySet[M], token: str) -> M | None:
     """The row of ``queryset`` whose ``public_token`` is ``token``, or None.
 
     Rows are found by the token's first 12 characters (indexed ``public_key``), then the whole
@@ -14,6 +19,7 @@ def by_public_token(queryset, token: str):
     if not token or len(token) < MIN_LENGTH:
         return None
     for row in queryset.filter(public_key=token[:12]):
-        if hmac.compare_digest(row.public_token.encode(), token.encode()):
+        secret: str = getattr(row, "public_token")  # noqa: B009 - any model with a public link
+        if hmac.compare_digest(secret.encode(), token.encode()):
             return row
     return None

@@ -1,5 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from acquitte.core.admin import (
@@ -8,7 +12,7 @@ from acquitte.core.admin import (
     ScopedStackedInline,
     ScopedTabularInline,
 )
-from acquitte.invoicing.selectors import receivables
+from acquitte.core.http import signed_in_user
 
 from . import services
 from .models import Address, Contact, Customer, Organisation, Site, TermsAcceptance, TermsVersion, User
@@ -17,10 +21,11 @@ from .models import Address, Contact, Customer, Organisation, Site, TermsAccepta
 class TermsVersionInline(ScopedStackedInline):
     model = TermsVersion
 
-    def has_add_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.can_manage_settings
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = signed_in_user(request)
+        return user.is_superuser or user.can_manage_settings
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_add_permission(request, obj)
 
 
@@ -53,19 +58,21 @@ class OrganisationAdmin(OrganisationScopedAdmin):
         (_("Support"), {"fields": ["support_email", "support_phone"]}),
     ]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
         qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(pk=request.user.organisation_id)
+        user = signed_in_user(request)
+        return qs if user.is_superuser else qs.filter(pk=user.organisation_id)
 
-    def has_add_permission(self, request, *args):
-        return request.user.is_superuser
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return signed_in_user(request).is_superuser
 
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and (request.user.is_superuser or request.user.can_manage_settings)
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = signed_in_user(request)
+        return user.is_active and (user.is_superuser or user.can_manage_settings)
 
 
 class DefaultAddressFormSet(forms.BaseInlineFormSet):
-    def clean(self):
+    def clean(self) -> None:
         super().clean()
         defaults = [
             f for f in self.forms if f.cleaned_data.get("is_default") and not f.cleaned_data.get("DELETE")
@@ -92,13 +99,12 @@ class SiteInline(ScopedTabularInline):
 
 class TermsAcceptanceInline(ScopedTabularInline):
     model = TermsAcceptance
-    fields = ["terms", "accepted_at", "ip_address", "user"]
-    readonly_fields = fields
+    fields = readonly_fields = ("terms", "accepted_at", "ip_address", "user")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -107,7 +113,7 @@ class CustomerAdmin(OrganisationScopedAdmin):
     list_display = ["number", "name", "email", "phone", "language", "created_at"]
     list_filter = ["kind", "language"]
     search_fields = ["name", "number", "email"]
-    readonly_fields = ["number", "receivables_summary"]
+    readonly_fields = ["number"]
     fields = [
         "number",
         "kind",
@@ -118,31 +124,18 @@ class CustomerAdmin(OrganisationScopedAdmin):
         "currency",
         "vat_number",
         "tax_category",
-        "receivables_summary",
     ]
     inlines = [AddressInline, ContactInline, SiteInline, TermsAcceptanceInline]
 
-    @admin.display(description=_("Compte"))
-    def receivables_summary(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        r = receivables(obj)
-        return _("solde %(b)s, dû %(d)s, en retard %(o)s, crédit %(c)s %(cur)s") % {
-            "b": r.balance,
-            "d": r.amount_due,
-            "o": r.overdue_amount,
-            "c": r.credit_balance,
-            "cur": r.currency,
-        }
-
-    def get_changeform_initial_data(self, request):
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        if request.user.organisation_id:
-            initial.setdefault("currency", request.user.organisation.currency)
+        user = signed_in_user(request)
+        if user.organisation is not None:
+            initial.setdefault("currency", user.organisation.currency)
         return initial
 
-    def save_model(self, request, obj, form, change):
-        services.save_customer(customer=obj, actor=request.user)
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        services.save_customer(customer=obj, actor=signed_in_user(request))
 
 
 @admin.register(User)
@@ -153,15 +146,17 @@ class UserAdmin(OrganisationScopedAdmin):
     fields = ["email", "full_name", "role", "customer", "language", "is_active", "last_login"]
     readonly_fields = ["email", "customer", "last_login"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         qs = super(OrganisationScopedAdmin, self).get_queryset(request)
-        if request.user.is_superuser:
+        user = signed_in_user(request)
+        if user.is_superuser:
             return qs
-        org = request.user.organisation_id
+        org = user.organisation_id
         return qs.filter(organisation_id=org) | qs.filter(customer__organisation_id=org)
 
-    def has_add_permission(self, request, *args):
-        return request.user.is_superuser
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return signed_in_user(request).is_superuser
 
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and (request.user.is_superuser or request.user.can_manage_settings)
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = signed_in_user(request)
+        return user.is_active and (user.is_superuser or user.can_manage_settings)

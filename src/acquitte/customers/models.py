@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -71,10 +73,10 @@ class Organisation(AddressFields):
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
-    def clean(self):
+    def clean(self) -> None:
         errors = {}
         checks = {
             "gst_number": validators.gst_number,
@@ -125,14 +127,14 @@ class TermsVersion(models.Model):
             models.UniqueConstraint(fields=["organisation", "version"], name="terms_version_unique")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.organisation} — {self.version}"
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, email, password=None, **extra):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> "User":
         if not email:
             raise ValueError("email is required")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
@@ -140,7 +142,7 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, email, password=None, **extra):
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> "User":
         extra.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **extra)
 
@@ -182,13 +184,13 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.email
 
-    def get_full_name(self):
+    def get_full_name(self) -> str:
         return self.full_name or self.email
 
-    def get_short_name(self):
+    def get_short_name(self) -> str:
         return self.get_full_name()
 
     @property
@@ -237,10 +239,10 @@ class Customer(models.Model):
         ]
         indexes = [models.Index(fields=["organisation", "name"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.number})"
 
-    def clean(self):
+    def clean(self) -> None:
         errors = {}
         try:
             self.currency = check_currency(self.currency)
@@ -284,7 +286,7 @@ class Address(AddressFields):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return ", ".join(self.address_lines())
 
 
@@ -317,16 +319,16 @@ class Contact(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
-    def clean(self):
+    def clean(self) -> None:
         if self.phone:
             try:
                 self.phone = validators.phone_e164(self.phone, self.customer.organisation.country)
             except ValidationError as exc:
                 raise ValidationError({"phone": exc.messages}) from exc
-        if self.address_id and self.address.customer_id != self.customer_id:
+        if self.address is not None and self.address.customer_id != self.customer_id:
             raise ValidationError({"address": _("Cette adresse appartient à un autre client.")})
 
 
@@ -342,7 +344,7 @@ class Site(AddressFields):
         verbose_name = _("site")
         verbose_name_plural = _("sites")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
 
@@ -361,5 +363,5 @@ class TermsAcceptance(models.Model):
         verbose_name_plural = _("acceptations des conditions")
         constraints = [models.UniqueConstraint(fields=["customer", "terms"], name="terms_accepted_once")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.customer} — {self.terms.version}"

@@ -1,6 +1,7 @@
 """Checks of identifiers people type: tax registrations and phone numbers."""
 
 import re
+from types import ModuleType
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from stdnum.fr import siren, siret
 QST_RE = re.compile(r"^\d{10}TQ\d{4}$")
 
 
-def _checked(module, value: str, label: str) -> str:
+def _checked(module: ModuleType, value: str, label: str) -> str:
     try:
         return module.validate(value)
     except stdnum_errors.ValidationError as exc:

@@ -5,22 +5,29 @@ Built only through the services, with dates relative to today so that "overdue" 
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from acquitte.catalog.models import Product, TaxCategory
+from acquitte.core.actors import PublicLink, System
 from acquitte.core.models import TaxRate
 from acquitte.customers import services as customers
-from acquitte.customers.models import Organisation, TermsVersion, User
+from acquitte.customers.models import Customer, Organisation, TermsVersion, User
 from acquitte.invoicing import services as invoicing
+from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.services import LineInput
 from acquitte.payments.services import record_payment
 from acquitte.quotes import services as quotes
+from acquitte.quotes.models import Quote
 
 DEMO_PASSWORD = "demo-acquitte-2026"
+#: Demo data is built by the system, through the same services as the pages.
+DEMO = System(reason="demo data")
 
 
 @dataclass
@@ -29,13 +36,22 @@ class DemoResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def _category(org, code, name, rate_codes):
+def _category(org: Organisation, code: str, name: str, rate_codes: list[str]) -> TaxCategory:
     category = TaxCategory.objects.create(organisation=org, code=code, name=name)
     category.rates.set(TaxRate.objects.filter(code__in=rate_codes))
     return category
 
 
-def _product(org, sku, name, kind, price, category, unit="", description=""):
+def _product(
+    org: Organisation,
+    sku: str,
+    name: str,
+    kind: str,
+    price: str,
+    category: TaxCategory,
+    unit: str = "",
+    description: str = "",
+) -> Product:
     return Product.objects.create(
         organisation=org,
         sku=sku,
@@ -49,7 +65,7 @@ def _product(org, sku, name, kind, price, category, unit="", description=""):
     )
 
 
-def _line(product, quantity="1", **extra) -> LineInput:
+def _line(product: Product, quantity: str = "1", **extra: Any) -> LineInput:
     return LineInput(
         description=extra.pop("description", product.name),
         quantity=Decimal(quantity),
@@ -61,33 +77,45 @@ def _line(product, quantity="1", **extra) -> LineInput:
     )
 
 
-def _invoice(org, customer, lines, *, issued=None, kind="invoice", **extra):
-    invoice = invoicing.create_invoice(organisation=org, customer=customer, kind=kind, lines=lines, **extra)
+def _invoice(
+    org: Organisation,
+    customer: Customer,
+    lines: list[LineInput],
+    *,
+    issued: datetime.date | None = None,
+    kind: str = Invoice.Kind.INVOICE,
+    **extra: Any,
+) -> Invoice:
+    invoice = invoicing.create_invoice(
+        actor=DEMO, organisation=org, customer=customer, kind=kind, lines=lines, **extra
+    )
     if issued is None:
         return invoice
-    return invoicing.finalise_invoice(invoice=invoice, issue_date=issued)
+    return invoicing.finalise_invoice(actor=DEMO, invoice=invoice, issue_date=issued)
 
 
-def _quote(org, customer, products, *, send: bool = False):
-    quote = quotes.create_quote(organisation=org, customer=customer)
+def _quote(
+    org: Organisation, customer: Customer, products: list[tuple[Product, int]], *, send: bool = False
+) -> Quote:
+    quote = quotes.create_quote(actor=DEMO, organisation=org, customer=customer)
     for product, quantity in products:
-        quotes.add_product(quote=quote, product=product, quantity=quantity)
-    return quotes.send_quote(quote=quote) if send else quote
+        quotes.add_product(actor=DEMO, quote=quote, product=product, quantity=quantity)
+    return quotes.send_quote(actor=DEMO, quote=quote) if send else quote
 
 
-def _portal_user(customer, email, full_name=""):
+def _portal_user(customer: Customer, email: str, full_name: str = "") -> None:
     User.objects.create_user(
         email, DEMO_PASSWORD, customer=customer, full_name=full_name, language=customer.language
     )
 
 
-def _staff(org, email, role, name):
+def _staff(org: Organisation, email: str, role: str, name: str) -> None:
     customers.create_staff_user(
-        organisation=org, email=email, password=DEMO_PASSWORD, role=role, full_name=name
+        actor=DEMO, organisation=org, email=email, password=DEMO_PASSWORD, role=role, full_name=name
     )
 
 
-def _terms(org, today):
+def _terms(org: Organisation, today: datetime.date) -> None:
     TermsVersion.objects.create(
         organisation=org,
         version="2026-01",
@@ -111,6 +139,7 @@ def _terms(org, today):
 
 def build_quebec(result: DemoResult, today: datetime.date) -> None:
     org = customers.create_organisation(
+        actor=DEMO,
         name="Hébergement Laurentides inc.",
         slug="laurentides",
         currency="CAD",
@@ -145,6 +174,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     dom_com = _product(org, "DOM-COM", "Nom de domaine .com — 1 an", "domain", "19.99", qc, "an")
 
     cafe = customers.create_customer(
+        actor=DEMO,
         organisation=org,
         name="Café Bonjour inc.",
         email="client@cafebonjour.demo",
@@ -152,6 +182,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         language="fr",
     )
     customers.add_address(
+        actor=DEMO,
         customer=cafe,
         label="Siège social",
         line1="4521, boul. Saint-Laurent",
@@ -161,6 +192,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         country="CA",
     )
     billing_address = customers.add_address(
+        actor=DEMO,
         customer=cafe,
         label="Comptabilité",
         line1="88, rue Wellington",
@@ -170,6 +202,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         country="CA",
     )
     customers.add_contact(
+        actor=DEMO,
         customer=cafe,
         name="Isabelle Côté",
         email="isabelle@cafebonjour.demo",
@@ -177,6 +210,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         is_primary=True,
     )
     sub = customers.add_contact(
+        actor=DEMO,
         customer=cafe,
         name="Gestion Côté SENC",
         company="Gestion Côté SENC",
@@ -185,6 +219,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         address=billing_address,
     )
     customers.add_site(
+        actor=DEMO,
         customer=cafe,
         name="Café Bonjour — Plateau",
         line1="4521, boul. Saint-Laurent",
@@ -193,6 +228,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         postal_code="H2T 1R2",
     )
     customers.add_site(
+        actor=DEMO,
         customer=cafe,
         name="Café Bonjour — Vieux-Port",
         line1="12, rue de la Commune O.",
@@ -203,6 +239,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     _portal_user(cafe, "client@cafebonjour.demo", "Isabelle Côté")
 
     northwind = customers.create_customer(
+        actor=DEMO,
         organisation=org,
         name="Northwind Consulting Ltd.",
         email="billing@northwind.demo",
@@ -210,6 +247,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         language="en",
     )
     customers.add_address(
+        actor=DEMO,
         customer=northwind,
         line1="200 Bay Street, Suite 1200",
         city="Toronto",
@@ -218,6 +256,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         country="CA",
     )
     customers.add_site(
+        actor=DEMO,
         customer=northwind,
         name="Toronto HQ",
         line1="200 Bay Street",
@@ -226,6 +265,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         postal_code="M5J 2J2",
     )
     customers.add_site(
+        actor=DEMO,
         customer=northwind,
         name="Montreal office",
         line1="1000 de la Gauchetière O.",
@@ -234,6 +274,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         postal_code="H3B 4W5",
     )
     customers.add_contact(
+        actor=DEMO,
         customer=northwind,
         name="Northwind Accounts Payable",
         company="Northwind Consulting Ltd.",
@@ -243,12 +284,14 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     _portal_user(northwind, "billing@northwind.demo", "Emily Clarke")
 
     clinique = customers.create_customer(
+        actor=DEMO,
         organisation=org,
         name="Clinique dentaire du Plateau",
         email="admin@cliniqueplateau.demo",
         language="fr",
     )
     customers.add_address(
+        actor=DEMO,
         customer=clinique,
         line1="1650, av. du Mont-Royal Est",
         city="Montréal",
@@ -257,6 +300,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         country="CA",
     )
     customers.add_site(
+        actor=DEMO,
         customer=clinique,
         name="Clinique — Mont-Royal",
         line1="1650, av. du Mont-Royal Est",
@@ -269,6 +313,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     d = lambda days: today - datetime.timedelta(days=days)  # noqa: E731
     paid = _invoice(org, cafe, [_line(setup), _line(phone, "2"), _line(web)], issued=d(110))
     record_payment(
+        actor=DEMO,
         organisation=org,
         customer=cafe,
         amount=paid.total,
@@ -279,7 +324,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     )
     _invoice(org, northwind, [_line(voip, "6"), _line(web)], issued=d(80))  # overdue
     void = _invoice(org, clinique, [_line(ssl)], issued=d(70))
-    invoicing.void_invoice(invoice=void, reason="Doublon")
+    invoicing.void_invoice(actor=DEMO, invoice=void, reason="Doublon")
     monthly = _invoice(
         org,
         cafe,
@@ -288,6 +333,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         billing_contact=sub,
     )
     record_payment(
+        actor=DEMO,
         organisation=org,
         customer=cafe,
         amount=Decimal("50.00"),
@@ -298,29 +344,37 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
     )  # partly paid
     open_inv = _invoice(org, northwind, [_line(voip, "6"), _line(dom_com, "3")], issued=d(5))
     credit = invoicing.create_credit_note(
+        actor=DEMO,
         invoice=open_inv,
         lines=[_line(dom_com, "1", description="Nom de domaine .com — annulé")],
     )
-    invoicing.finalise_invoice(invoice=credit, issue_date=d(4))
+    invoicing.finalise_invoice(actor=DEMO, invoice=credit, issue_date=d(4))
     proforma = _invoice(
         org,
         cafe,
         [_line(dom_ca, "2"), _line(ssl)],
-        kind="proforma",
+        kind=Invoice.Kind.PROFORMA,
         notes="Renouvellement anticipé des domaines",
     )
-    invoicing.finalise_invoice(invoice=proforma, issue_date=d(2))
+    invoicing.finalise_invoice(actor=DEMO, invoice=proforma, issue_date=d(2))
     _invoice(org, clinique, [_line(web), _line(ssl)], issued=d(1))  # open
     _invoice(org, clinique, [_line(web), _line(dom_ca)])  # draft
     _quote(org, cafe, [(setup, 1), (phone, 2)], send=True)  # waiting for the customer
     _quote(org, clinique, [(web, 12), (ssl, 1)])  # draft
     converted = _quote(org, northwind, [(voip, 4), (setup, 1)], send=True)
-    quotes.approve_quote(quote=converted, name="Dana Whitfield", ip_address="192.0.2.10")
+    signer = PublicLink(
+        token=converted.public_token,
+        organisation_id=org.pk,
+        customer_id=northwind.pk,
+        name="Dana Whitfield",
+    )
+    quotes.approve_quote(quote=converted, actor=signer, ip_address="192.0.2.10")
     result.created.append(org.name)
 
 
 def build_france(result: DemoResult, today: datetime.date) -> None:
     org = customers.create_organisation(
+        actor=DEMO,
         name="Atelier Numérique SAS",
         slug="atelier",
         currency="EUR",
@@ -357,6 +411,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     dom_fr = _product(org, "DOM-FR", "Nom de domaine .fr — 1 an", "domain", "12.00", tva20, "an")
 
     martin = customers.create_customer(
+        actor=DEMO,
         organisation=org,
         name="Boulangerie Martin SARL",
         email="compta@boulangerie-martin.demo",
@@ -364,9 +419,15 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
         language="fr",
     )
     customers.add_address(
-        customer=martin, line1="3, place des Terreaux", city="Lyon", postal_code="69001", country="FR"
+        actor=DEMO,
+        customer=martin,
+        line1="3, place des Terreaux",
+        city="Lyon",
+        postal_code="69001",
+        country="FR",
     )
     customers.add_address(
+        actor=DEMO,
         customer=martin,
         label="Second magasin",
         line1="45, cours Vitton",
@@ -375,6 +436,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
         country="FR",
     )
     customers.add_contact(
+        actor=DEMO,
         customer=martin,
         name="Paul Martin",
         email="paul@boulangerie-martin.demo",
@@ -382,6 +444,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
         is_billing=True,
     )
     customers.add_site(
+        actor=DEMO,
         customer=martin,
         name="Terreaux",
         line1="3, place des Terreaux",
@@ -390,6 +453,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
         country="FR",
     )
     customers.add_site(
+        actor=DEMO,
         customer=martin,
         name="Vitton",
         line1="45, cours Vitton",
@@ -400,6 +464,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     _portal_user(martin, "compta@boulangerie-martin.demo", "Paul Martin")
 
     lumen = customers.create_customer(
+        actor=DEMO,
         organisation=org,
         name="Lumen Studio GmbH",
         email="accounts@lumen.demo",
@@ -408,12 +473,13 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
         tax_category=reverse,
     )
     customers.add_address(
-        customer=lumen, line1="Torstraße 140", city="Berlin", postal_code="10119", country="DE"
+        actor=DEMO, customer=lumen, line1="Torstraße 140", city="Berlin", postal_code="10119", country="DE"
     )
     customers.add_contact(
-        customer=lumen, name="Lumen Buchhaltung", email="buchhaltung@lumen.demo", is_billing=True
+        actor=DEMO, customer=lumen, name="Lumen Buchhaltung", email="buchhaltung@lumen.demo", is_billing=True
     )
     customers.add_site(
+        actor=DEMO,
         customer=lumen,
         name="Studio Berlin",
         line1="Torstraße 140",
@@ -426,6 +492,7 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     d = lambda days: today - datetime.timedelta(days=days)  # noqa: E731
     paid = _invoice(org, martin, [_line(dev, "3"), _line(book, "10")], issued=d(90))
     record_payment(
+        actor=DEMO,
         organisation=org,
         customer=martin,
         amount=paid.total,
@@ -441,7 +508,9 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     result.created.append(org.name)
 
 
-def load_demo(*, today: datetime.date | None = None, log=lambda message: None) -> DemoResult:
+def load_demo(
+    *, today: datetime.date | None = None, log: Callable[[str], object] = lambda message: None
+) -> DemoResult:
     """Create each demo organisation unless it exists already; idempotent."""
     today = today or timezone.localdate()
     result = DemoResult()

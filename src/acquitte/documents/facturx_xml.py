@@ -1,8 +1,11 @@
 """The EN 16931 (Factur-X "EN 16931" profile) CII XML of an invoice or credit note."""
 
+import datetime
 from decimal import Decimal
 
 from lxml import etree
+
+from acquitte.invoicing.models import Invoice
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -10,10 +13,10 @@ NS = {
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
     "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
 }
-TYPE_CODES = {"invoice": "380", "credit_note": "381"}
+TYPE_CODES: dict[str, str] = {Invoice.Kind.INVOICE: "380", Invoice.Kind.CREDIT_NOTE: "381"}
 
 
-def _el(parent, tag, text=None, **attrs):
+def _el(parent: etree._Element, tag: str, text: object = None, **attrs: str) -> etree._Element:
     prefix, name = tag.split(":")
     element = etree.SubElement(parent, f"{{{NS[prefix]}}}{name}", **attrs)
     if text is not None:
@@ -21,16 +24,25 @@ def _el(parent, tag, text=None, **attrs):
     return element
 
 
-def _date(parent, tag, value):
+def _date(parent: etree._Element, tag: str, value: datetime.date | None) -> None:
     holder = _el(parent, tag)
-    _el(holder, "udt:DateTimeString", value.strftime("%Y%m%d"), format="102")
+    _el(holder, "udt:DateTimeString", value.strftime("%Y%m%d") if value else "", format="102")
 
 
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _party(parent, tag, *, name, address, country, vat, siret=""):
+def _party(
+    parent: etree._Element,
+    tag: str,
+    *,
+    name: str,
+    address: list[str],
+    country: str,
+    vat: str,
+    siret: str = "",
+) -> None:
     party = _el(parent, tag)
     _el(party, "ram:Name", name)
     if siret:
@@ -45,7 +57,16 @@ def _party(parent, tag, *, name, address, country, vat, siret=""):
         _el(registration, "ram:ID", vat, schemeID="VA")
 
 
-def _tax(parent, *, category, rate, mention="", exemption_code="", amount=None, base=None):
+def _tax(
+    parent: etree._Element,
+    *,
+    category: str,
+    rate: Decimal,
+    mention: str = "",
+    exemption_code: str = "",
+    amount: Decimal | None = None,
+    base: Decimal | None = None,
+) -> None:
     tax = _el(parent, "ram:ApplicableTradeTax")
     if amount is not None:
         _el(tax, "ram:CalculatedAmount", _money(amount))
@@ -60,7 +81,7 @@ def _tax(parent, *, category, rate, mention="", exemption_code="", amount=None, 
     _el(tax, "ram:RateApplicablePercent", f"{rate.normalize():f}")
 
 
-def build(invoice) -> bytes:
+def build(invoice: Invoice) -> bytes:
     """CII XML; lines carry their single VAT category (a French invoice has one rate per line)."""
     seller, buyer = invoice.seller, invoice.bill_to
     taxes = list(invoice.taxes.all())
@@ -130,20 +151,20 @@ def build(invoice) -> bytes:
     _el(summation, "ram:TaxBasisTotalAmount", _money(invoice.subtotal))
     _el(summation, "ram:TaxTotalAmount", _money(invoice.tax_total), currencyID=invoice.currency)
     _el(summation, "ram:GrandTotalAmount", _money(invoice.total))
-    paid = invoice.amount_paid if invoice.kind == "invoice" else Decimal(0)
+    paid = invoice.amount_paid if invoice.kind == Invoice.Kind.INVOICE else Decimal(0)
     _el(summation, "ram:TotalPrepaidAmount", _money(paid))
     _el(summation, "ram:DuePayableAmount", _money(invoice.total - paid))
-    if invoice.kind == "credit_note" and invoice.corrects_id:
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE and invoice.corrects is not None:
         reference = _el(settlement, "ram:InvoiceReferencedDocument")
         _el(reference, "ram:IssuerAssignedID", invoice.corrects.number)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def eligible(invoice) -> bool:
+def eligible(invoice: Invoice) -> bool:
     """Factur-X is France's format: EUR invoices and credit notes whose lines carry one VAT rate."""
     return (
         invoice.kind in TYPE_CODES
-        and invoice.status != "draft"
+        and invoice.status != Invoice.Status.DRAFT
         and invoice.currency == "EUR"
         and all(len(line.tax_codes) == 1 for line in invoice.lines.all())
     )

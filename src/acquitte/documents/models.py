@@ -14,5 +14,5 @@ class RenderedDocument(models.Model):
             models.UniqueConstraint(fields=["invoice", "sha256"], name="rendered_once_per_content")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.invoice} {self.sha256[:12]}"

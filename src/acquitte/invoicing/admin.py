@@ -1,19 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.db.models import Model, QuerySet
+from django.forms import BaseModelForm, BaseModelFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from acquitte.core.admin import OrganisationScopedAdmin, ScopedTabularInline
 from acquitte.core.errors import BusinessError
-from acquitte.payments import services as payments
-from acquitte.payments.forms import RecordPaymentForm
+from acquitte.core.http import signed_in_user
+from acquitte.customers.admin import CustomerAdmin
+from acquitte.customers.models import Customer
 
 from . import services
 from .models import Allocation, Invoice, InvoiceLine, InvoiceTax, LedgerEntry
+from .selectors import receivables
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 LINE_FIELDS = [
     "product",
@@ -28,7 +40,7 @@ LINE_FIELDS = [
 ]
 
 
-def _is_draft(obj) -> bool:
+def _is_draft(obj: Invoice | None) -> bool:
     return obj is None or obj.status == Invoice.Status.DRAFT
 
 
@@ -37,38 +49,36 @@ class InvoiceLineInline(ScopedTabularInline):
     fields = [*LINE_FIELDS, "net_amount"]
     readonly_fields = ["net_amount"]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return super().has_add_permission(request, obj) and _is_draft(obj)
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return super().has_change_permission(request, obj) and _is_draft(obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return super().has_change_permission(request, obj) and _is_draft(obj)
 
 
 class InvoiceTaxInline(ScopedTabularInline):
     model = InvoiceTax
-    fields = ["name_fr", "rate", "base", "amount", "legal_mention_fr"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name_fr", "rate", "base", "amount", "legal_mention_fr")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 class AllocationInline(ScopedTabularInline):
     model = Allocation
     fk_name = "invoice"
-    fields = ["created_at", "amount", "payment", "credit_note"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "amount", "payment", "credit_note")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -100,24 +110,16 @@ class InvoiceAdmin(OrganisationScopedAdmin):
         "online_payment",
         "notes",
     ]
-    readonly_fields = ["record_payment_link", "document_links"]
     computed_fields = ["number", "status_label", "subtotal", "tax_total", "total", "amount_paid", "corrects"]
+    #: Read-only links below the totals; payments' admin adds its "record a payment" button.
+    link_fields = ["document_links"]
+    readonly_fields = link_fields
 
-    def get_fields(self, request, obj=None):
-        return [*self.draft_fields, *self.computed_fields, "record_payment_link", "document_links"]
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/paiement/",
-                self.admin_site.admin_view(self.record_payment_view),
-                name="invoicing_invoice_record_payment",
-            ),
-            *super().get_urls(),
-        ]
+    def get_fields(self, request: HttpRequest, obj: Invoice | None = None) -> tuple[str, ...]:
+        return (*self.draft_fields, *self.computed_fields, *self.link_fields)
 
     @admin.display(description=_("document"))
-    def document_links(self, obj):
+    def document_links(self, obj: Invoice | None) -> str:
         if obj is None or obj.pk is None:
             return "—"
         pdf = reverse("documents:staff_pdf", args=[obj.pk, obj.number or f"brouillon-{obj.pk}"])
@@ -126,72 +128,35 @@ class InvoiceAdmin(OrganisationScopedAdmin):
             '<a href="{}">PDF</a> · <a href="{}">{}</a>', pdf, printable, _("version imprimable")
         )
 
-    @admin.display(description=_("paiement reçu"))
-    def record_payment_link(self, obj):
-        if obj is None or obj.status != Invoice.Status.OPEN or obj.kind == Invoice.Kind.CREDIT_NOTE:
-            return "—"
-        url = reverse("admin:invoicing_invoice_record_payment", args=[obj.pk])
-        return format_html('<a class="button" href="{}">{}</a>', url, _("Enregistrer un paiement reçu"))
-
-    def record_payment_view(self, request, pk: int):
-        """Record a transfer, cheque or cash received for this invoice, through the payments service."""
-        invoice = self.get_queryset(request).filter(pk=pk).first()
-        if invoice is None or not self.has_view_permission(request, invoice):
-            raise Http404
-        if not request.user.can_write:
-            raise PermissionDenied
-        form = RecordPaymentForm(request.POST or None, initial={"amount": invoice.amount_due})
-        if request.method == "POST" and form.is_valid():
-            try:
-                payments.record_payment(
-                    organisation=invoice.organisation,
-                    customer=invoice.customer,
-                    invoice=invoice,
-                    actor=request.user,
-                    **form.cleaned_data,
-                )
-            except BusinessError as exc:
-                form.add_error(None, " ".join(exc.messages))
-            else:
-                messages.success(request, _("Paiement enregistré et affecté."))
-                return redirect("admin:invoicing_invoice_change", invoice.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Enregistrer un paiement reçu — %(number)s") % {"number": invoice.number},
-            "form": form,
-            "invoice": invoice,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/invoicing/record_payment.html", context)
-
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Invoice | None = None) -> list[str]:
         if _is_draft(obj):
-            return [*self.computed_fields, "record_payment_link", "document_links"]
-        return [*self.draft_fields, *self.computed_fields, "record_payment_link", "document_links"]
+            return [*self.computed_fields, *self.link_fields]
+        return [*self.draft_fields, *self.computed_fields, *self.link_fields]
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return super().has_change_permission(request, obj) and _is_draft(obj)
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
         return obj is not None and obj.is_draft and super().has_change_permission(request, obj)
 
     @admin.display(description=_("numéro"), ordering="number")
-    def number_or_draft(self, obj):
+    def number_or_draft(self, obj: Invoice) -> str | Promise:
         return obj.number or _("(brouillon)")
 
     @admin.display(description=_("statut"), ordering="status")
-    def status_label(self, obj):
+    def status_label(self, obj: Invoice) -> str:
         return obj.get_display_status_label()
 
     @admin.display(description=_("reste dû"))
-    def amount_due_display(self, obj):
+    def amount_due_display(self, obj: Invoice) -> Decimal:
         return obj.amount_due
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Invoice, form: Any, change: bool) -> None:
+        user = signed_in_user(request)
         if change:
             services.update_draft(
                 invoice=obj,
-                actor=request.user,
+                actor=user,
                 issue_date=obj.issue_date,
                 due_date=obj.due_date,
                 billing_contact=obj.billing_contact,
@@ -200,9 +165,11 @@ class InvoiceAdmin(OrganisationScopedAdmin):
             )
             return
         created = services.create_invoice(
-            organisation=request.user.organisation if not request.user.is_superuser else obj.organisation,
+            organisation=obj.organisation
+            if user.is_superuser or user.organisation is None
+            else user.organisation,
             customer=obj.customer,
-            actor=request.user,
+            actor=user,
             kind=obj.kind,
             billing_contact=obj.billing_contact,
             billing_address=obj.billing_address,
@@ -214,9 +181,16 @@ class InvoiceAdmin(OrganisationScopedAdmin):
         obj.pk = created.pk
         obj._state.adding = False
 
-    def save_formset(self, request, form, formset, change):
+    def save_formset(
+        self,
+        request: HttpRequest,
+        form: BaseModelForm[Invoice],
+        formset: BaseModelFormSet[Any, Any],
+        change: bool,
+    ) -> None:
         if formset.model is not InvoiceLine:
-            return super().save_formset(request, form, formset, change)
+            super().save_formset(request, form, formset, change)
+            return
         kept = [
             f.cleaned_data
             for f in formset.forms
@@ -226,68 +200,78 @@ class InvoiceAdmin(OrganisationScopedAdmin):
         for line in lines:
             line.unit = line.unit or ""
             line.discount_percent = line.discount_percent or 0
-        services.replace_draft_lines(invoice=form.instance, actor=request.user, lines=lines)
+        services.replace_draft_lines(invoice=form.instance, actor=signed_in_user(request), lines=lines)
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
-    def _run(self, request, queryset, operation, done_message):
+    def _run(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Invoice],
+        operation: Callable[[Invoice], Model],
+        done_message: StrPromise,
+    ) -> None:
         done = 0
         for invoice in queryset:
             try:
                 operation(invoice)
                 done += 1
             except (BusinessError, PermissionDenied) as exc:
-                text = " ".join(exc.messages) if isinstance(exc, BusinessError) else str(exc)
+                text = exc.text() if isinstance(exc, BusinessError) else str(exc)
                 messages.error(request, f"{invoice}: {text}")
         if done:
             messages.success(request, done_message % {"count": done})
 
-    def _require_write(self, request):
-        if not request.user.can_write:
+    def _require_write(self, request: HttpRequest) -> None:
+        if not signed_in_user(request).can_write:
             raise PermissionDenied
 
     @admin.action(description=_("Finaliser (numéroter et figer)"))
-    def finalise_selected(self, request, queryset):
+    def finalise_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._require_write(request)
+        user = signed_in_user(request)
         self._run(
             request,
             queryset.order_by("id"),
-            lambda inv: services.finalise_invoice(invoice=inv, actor=request.user),
+            lambda inv: services.finalise_invoice(invoice=inv, actor=user),
             _("%(count)s document(s) finalisé(s)."),
         )
 
     @admin.action(description=_("Annuler (void)"))
-    def void_selected(self, request, queryset):
+    def void_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._require_write(request)
+        user = signed_in_user(request)
         self._run(
             request,
             queryset,
-            lambda inv: services.void_invoice(invoice=inv, actor=request.user),
+            lambda inv: services.void_invoice(invoice=inv, actor=user),
             _("%(count)s document(s) annulé(s)."),
         )
 
     @admin.action(description=_("Créer un avoir (brouillon)"))
-    def credit_note_selected(self, request, queryset):
+    def credit_note_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._require_write(request)
+        user = signed_in_user(request)
         self._run(
             request,
             queryset,
-            lambda inv: services.create_credit_note(invoice=inv, actor=request.user),
+            lambda inv: services.create_credit_note(invoice=inv, actor=user),
             _("%(count)s avoir(s) créé(s) en brouillon."),
         )
 
     @admin.action(description=_("Révoquer le lien public (un nouveau lien le remplace)"))
-    def revoke_link_selected(self, request, queryset):
+    def revoke_link_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         self._require_write(request)
+        user = signed_in_user(request)
         self._run(
             request,
             queryset,
-            lambda inv: services.revoke_public_link(invoice=inv, actor=request.user),
+            lambda inv: services.revoke_public_link(invoice=inv, actor=user),
             _("%(count)s lien(s) public(s) révoqué(s)."),
         )
 
-    def get_actions(self, request):
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
-        if not request.user.can_write:
+        if not signed_in_user(request).can_write:
             return {}
         return actions
 
@@ -299,8 +283,32 @@ class LedgerEntryAdmin(OrganisationScopedAdmin):
     search_fields = ["customer__name", "invoice__number"]
     list_select_related = ["customer", "invoice", "payment"]
 
-    def has_add_permission(self, request, *args):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class CustomerWithReceivablesAdmin(CustomerAdmin):
+    """The customer admin of customers, with the account summary that only invoicing can compute."""
+
+    readonly_fields = [*CustomerAdmin.readonly_fields, "receivables_summary"]
+    fields = [*CustomerAdmin.fields, "receivables_summary"]
+
+    @admin.display(description=_("Compte"))
+    def receivables_summary(self, obj: Customer | None) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        r = receivables(obj)
+        return _("solde %(b)s, dû %(d)s, en retard %(o)s, crédit %(c)s %(cur)s") % {
+            "b": r.balance,
+            "d": r.amount_due,
+            "o": r.overdue_amount,
+            "c": r.credit_balance,
+            "cur": r.currency,
+        }
+
+
+admin.site.unregister(Customer)
+admin.site.register(Customer, CustomerWithReceivablesAdmin)

@@ -1,6 +1,8 @@
 import datetime
 import secrets
+from collections.abc import Collection
 from decimal import Decimal
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -8,7 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from acquitte.core.errors import BusinessError
+from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.money import ZERO, round_money
 
 # Fields of an invoice that never change once it is finalised (French law: corrections are
@@ -48,6 +50,17 @@ class Invoice(models.Model):
         OPEN = "open", _("Non payée")
         PAID = "paid", _("Payée")
         VOID = "void", _("Annulée")
+
+    class DisplayStatus(models.TextChoices):
+        """The status a person reads: the stored one, or partly paid, overdue and issued, derived."""
+
+        DRAFT = "draft", _("Brouillon")
+        OPEN = "open", _("Non payée")
+        PARTLY_PAID = "partly_paid", _("Partiellement payée")
+        OVERDUE = "overdue", _("En retard")
+        PAID = "paid", _("Payée")
+        VOID = "void", _("Annulée")
+        ISSUED = "issued", _("Émis")
 
     organisation = models.ForeignKey(
         "customers.Organisation", on_delete=models.PROTECT, related_name="invoices"
@@ -140,33 +153,46 @@ class Invoice(models.Model):
             models.Index(fields=["customer", "status"]),
         ]
 
-    def __str__(self):
+    #: The row as last read or written, to refuse changes to a finalised invoice's frozen fields.
+    _stored: dict[str, Any]
+
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number or _('brouillon')}"
 
-    def save(self, *args, **kwargs):
-        loaded = getattr(self, "_loaded", None)
-        if loaded and loaded.get("status", "draft") != self.Status.DRAFT:
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        stored = getattr(self, "_stored", None)
+        if stored and stored.get("status", self.Status.DRAFT) != self.Status.DRAFT:
             attnames = {f.attname: f for f in self._meta.concrete_fields}
             for name in FROZEN_FIELDS:
-                if name in loaded and attnames[name].to_python(getattr(self, name)) != loaded[name]:
+                if name in stored and attnames[name].to_python(getattr(self, name)) != stored[name]:
                     raise BusinessError(
-                        _("Une facture finalisée ne peut pas être modifiée ; émettez un avoir.")
+                        _("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."),
+                        code=ErrorCode.DOCUMENT_FINALISED,
                     )
         if not self.public_token:
             self.public_token = new_public_token()
         self.public_key = self.public_token[:12]
         super().save(*args, **kwargs)
-        self._loaded = {f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields}
+        self.mark_stored()
 
-    def delete(self, *args, **kwargs):
+    def mark_stored(self) -> None:
+        """Take the current values as the stored row: ``save`` calls it, and so does a service
+        that wrote the row with its own UPDATE (batch finalisation)."""
+        self._stored = {f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields}
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         if self.status != self.Status.DRAFT:
-            raise BusinessError(_("Une facture finalisée ne peut pas être supprimée."))
+            raise BusinessError(
+                _("Une facture finalisée ne peut pas être supprimée."), code=ErrorCode.DOCUMENT_FINALISED
+            )
         return super().delete(*args, **kwargs)
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded = dict(zip(field_names, values, strict=True))
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Self:
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._stored = dict(zip(field_names, values, strict=True))
         return instance
 
     @property
@@ -188,30 +214,19 @@ class Invoice(models.Model):
             and self.due_date < today
         )
 
-    def display_status(self, today: datetime.date | None = None) -> str:
-        """The status a person reads: partly paid and overdue are derived, never stored."""
+    def display_status(self, today: datetime.date | None = None) -> "Invoice.DisplayStatus":
+        """Partly paid and overdue are derived, never stored."""
         if self.status == self.Status.OPEN:
             if self.kind == self.Kind.CREDIT_NOTE:
-                return "issued"
+                return self.DisplayStatus.ISSUED
             if self.is_overdue(today):
-                return "overdue"
+                return self.DisplayStatus.OVERDUE
             if self.amount_paid > 0:
-                return "partly_paid"
-        return self.status
+                return self.DisplayStatus.PARTLY_PAID
+        return self.DisplayStatus(self.status)
 
     def get_display_status_label(self, today: datetime.date | None = None) -> str:
-        return DISPLAY_STATUS_LABELS[self.display_status(today)]
-
-
-DISPLAY_STATUS_LABELS = {
-    "draft": _("Brouillon"),
-    "open": _("Non payée"),
-    "partly_paid": _("Partiellement payée"),
-    "overdue": _("En retard"),
-    "paid": _("Payée"),
-    "void": _("Annulée"),
-    "issued": _("Émis"),
-}
+        return str(self.display_status(today).label)
 
 
 class DocumentLine(models.Model):
@@ -240,7 +255,7 @@ class DocumentLine(models.Model):
     class Meta:
         abstract = True
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.description
 
     @staticmethod
@@ -273,15 +288,20 @@ class InvoiceLine(DocumentLine):
             ),
         ]
 
-    def save(self, *args, **kwargs):
-        if self.invoice.status != Invoice.Status.DRAFT:
-            raise BusinessError(_("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."))
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self._require_draft()
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        if self.invoice.status != Invoice.Status.DRAFT:
-            raise BusinessError(_("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."))
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        self._require_draft()
         return super().delete(*args, **kwargs)
+
+    def _require_draft(self) -> None:
+        if self.invoice.status != Invoice.Status.DRAFT:
+            raise BusinessError(
+                _("Une facture finalisée ne peut pas être modifiée ; émettez un avoir."),
+                code=ErrorCode.DOCUMENT_FINALISED,
+            )
 
 
 class InvoiceTax(models.Model):
@@ -303,7 +323,7 @@ class InvoiceTax(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["invoice", "code"], name="invoicetax_one_per_rate")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.code} {self.amount}"
 
 
@@ -340,7 +360,7 @@ class Allocation(models.Model):
             models.CheckConstraint(condition=~models.Q(amount=0), name="allocation_not_zero"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.amount} → {self.invoice}"
 
 
@@ -386,5 +406,5 @@ class LedgerEntry(models.Model):
         ]
         indexes = [models.Index(fields=["customer", "occurred_on"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"

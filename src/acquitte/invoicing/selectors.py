@@ -1,8 +1,10 @@
 """Reads of invoices and receivables, always scoped to one organisation or one customer."""
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Case, DecimalField, F, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -10,8 +12,12 @@ from django.utils import timezone
 
 from acquitte.core.money import ZERO, round_money
 from acquitte.core.tokens import by_public_token
+from acquitte.customers.models import Address
 
 from .models import Invoice, LedgerEntry
+
+if TYPE_CHECKING:
+    from acquitte.customers.models import Customer, Organisation
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
@@ -28,18 +34,18 @@ class Receivables:
     credit_balance: Decimal  # payments and credit notes not yet applied to an invoice
 
 
-def invoices_for_organisation(organisation) -> QuerySet[Invoice]:
+def invoices_for_organisation(organisation: "Organisation") -> QuerySet[Invoice]:
     return Invoice.objects.filter(organisation=organisation).select_related("customer")
 
 
-def invoices_for_customer(customer, *, include_drafts: bool = False) -> QuerySet[Invoice]:
+def invoices_for_customer(customer: "Customer", *, include_drafts: bool = False) -> QuerySet[Invoice]:
     qs = Invoice.objects.filter(customer=customer, organisation_id=customer.organisation_id)
     if not include_drafts:
         qs = qs.exclude(status=Invoice.Status.DRAFT)
     return qs
 
 
-def receivables(customer, *, today: datetime.date | None = None) -> Receivables:
+def receivables(customer: "Customer", *, today: datetime.date | None = None) -> Receivables:
     """Balance, amount due, next due date, overdue amount and credit of one customer (2 queries)."""
     today = today or timezone.localdate()
     due_expr = F("total") - F("amount_paid")
@@ -70,16 +76,14 @@ def receivables(customer, *, today: datetime.date | None = None) -> Receivables:
     )
 
 
+def credit_notes_of(invoice: Invoice) -> QuerySet[Invoice]:
+    """The credit notes that correct an invoice."""
+    return Invoice.objects.filter(organisation_id=invoice.organisation_id, corrects=invoice)
+
+
 def invoice_by_public_token(token: str) -> Invoice | None:
     """The invoice a public link points to, or None. The secret is compared in constant time."""
     return by_public_token(Invoice.objects.exclude(status=Invoice.Status.DRAFT), token)
-
-
-def overdue_invoices(organisation, *, today: datetime.date | None = None) -> QuerySet[Invoice]:
-    today = today or timezone.localdate()
-    return invoices_for_organisation(organisation).filter(
-        Q(kind=Invoice.Kind.INVOICE) & Q(status=Invoice.Status.OPEN) & Q(due_date__lt=today)
-    )
 
 
 STAFF_SORTS = {
@@ -99,12 +103,12 @@ STAFF_SORTS = {
 
 
 def staff_invoices(
-    organisation,
+    organisation: "Organisation",
     *,
     status: str = "",
     kind: str = "",
     query: str = "",
-    customer=None,
+    customer: "Customer | None" = None,
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
     sort: str = "",
@@ -113,7 +117,7 @@ def staff_invoices(
     """The back office's invoice list: filters by state, customer and issue dates, any sort."""
     today = today or timezone.localdate()
     rows = Invoice.objects.filter(organisation=organisation).select_related("customer")
-    if status == "overdue":
+    if status == Invoice.DisplayStatus.OVERDUE:
         rows = rows.filter(status=Invoice.Status.OPEN, kind=Invoice.Kind.INVOICE, due_date__lt=today)
     elif status in Invoice.Status.values:
         rows = rows.filter(status=status)
@@ -128,3 +132,63 @@ def staff_invoices(
     if date_to:
         rows = rows.filter(issue_date__lte=date_to)
     return rows.order_by(sort if sort in STAFF_SORTS else "-created_at", "-id")
+
+
+def default_billing_addresses(customer_ids: Iterable[int]) -> dict[int, Address]:
+    """Each customer's default billing address (or its first one), in one query."""
+    found: dict[int, Address] = {}
+    for address in Address.objects.filter(customer_id__in=customer_ids).order_by("-is_default", "id"):
+        found.setdefault(address.customer_id, address)
+    return found
+
+
+def default_billing_address(customer: "Customer") -> Address | None:
+    return Address.objects.filter(customer=customer).order_by("-is_default", "id").first()
+
+
+def bill_to_snapshot(invoice: Invoice, default_address: Address | None = None) -> dict[str, Any]:
+    """Who the invoice is addressed to, frozen: the billing sub-contact when one is chosen."""
+    customer = invoice.customer
+    contact = invoice.billing_contact
+    address = (
+        (contact.address if contact and contact.address_id else None)
+        or invoice.billing_address
+        or default_address
+    )
+    name = contact.name if contact else customer.name
+    company = (contact.company or customer.name) if contact else ""
+    return {
+        "customer_number": customer.number,
+        "name": name,
+        "company": company if company != name else "",
+        "email": (contact.email if contact and contact.email else customer.email),
+        "address": address.address_lines() if address else [],
+        "country": address.country if address else "",
+        "vat_number": customer.vat_number,
+        "language": customer.language,
+    }
+
+
+SELLER_FIELDS = (
+    "name",
+    "gst_number",
+    "qst_number",
+    "siren",
+    "siret",
+    "vat_number",
+    "legal_form",
+    "support_email",
+    "support_phone",
+    "country",
+    "iban",
+    "bic",
+    "cheque_payee",
+)
+
+
+def seller_snapshot(organisation: "Organisation") -> dict[str, Any]:
+    """The seller's identity as a finalised document freezes it."""
+    data: dict[str, Any] = {f: getattr(organisation, f) for f in SELLER_FIELDS}
+    data["address"] = organisation.address_lines()
+    data["late_penalty_rate"] = str(organisation.late_penalty_rate)
+    return data

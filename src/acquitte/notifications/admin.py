@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from acquitte.core.admin import OrganisationScopedAdmin, ReadOnlyMixin
 
@@ -12,7 +15,7 @@ class NotificationAdmin(OrganisationScopedAdmin):
     search_fields = ["subject"]
     readonly_fields = ["created_at", "kind", "subject", "body", "link", "emailed_at"]
 
-    def has_add_permission(self, request, *args):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
 

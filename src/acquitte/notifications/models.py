@@ -19,7 +19,7 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.subject
 
 
@@ -63,5 +63,5 @@ class OutboundMessage(models.Model):
         verbose_name_plural = _("messages sortants")
         indexes = [models.Index(fields=["organisation", "-created_at"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.to}"

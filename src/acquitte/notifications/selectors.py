@@ -1,10 +1,12 @@
 from django.db.models import Q, QuerySet
 
+from acquitte.customers.models import Organisation
+
 from .models import Notification, OutboundMessage
 
 
 def outbox(
-    *, organisation, channel: str = "", status: str = "", query: str = ""
+    *, organisation: Organisation, channel: str = "", status: str = "", query: str = ""
 ) -> QuerySet[OutboundMessage]:
     rows = OutboundMessage.objects.filter(organisation=organisation).defer("attachment", "html_body")
     if channel in OutboundMessage.Channel.values:
@@ -18,9 +20,16 @@ def outbox(
     return rows
 
 
-def notifications(*, organisation) -> QuerySet[Notification]:
+def notifications(*, organisation: Organisation) -> QuerySet[Notification]:
     return Notification.objects.filter(organisation=organisation)
 
 
-def unread_count(*, organisation) -> int:
+def unread_count(*, organisation: Organisation) -> int:
     return Notification.objects.filter(organisation=organisation, read_at__isnull=True).count()
+
+
+def messages_about(*, organisation: Organisation, reference: str) -> QuerySet[OutboundMessage]:
+    """What was sent about a document (by its number); nothing for a document not numbered yet."""
+    if not reference:
+        return OutboundMessage.objects.none()
+    return OutboundMessage.objects.filter(organisation=organisation, reference=reference).defer("attachment")

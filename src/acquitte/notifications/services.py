@@ -5,17 +5,21 @@ rollback sends nothing, a crash leaves a visible "queued" row and staff can see 
 """
 
 import datetime
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from acquitte.core.errors import BusinessError
+from acquitte.core.actors import Actor, Person, PublicLink, System
+from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.tenancy import check_can_write
-from acquitte.customers.models import User
+from acquitte.customers.models import Customer, Organisation, User
 
 from .models import Notification, OutboundMessage
 from .sms import SmsError, get_sms_backend
@@ -31,7 +35,24 @@ SMS_STATUS = {
 FINAL = {OutboundMessage.Status.DELIVERED, OutboundMessage.Status.FAILED}
 
 
-def render_email(template: str, context: dict, *, language: str) -> tuple[str, str, str]:
+def _check_acts_in(actor: Actor, organisation: Organisation) -> None:
+    """A message reports a change someone made in this organisation: its staff, one of its
+    customers (signed in or through a public link), or the system. Anyone else is refused."""
+    if isinstance(actor, System):
+        return
+    if isinstance(actor, PublicLink):
+        allowed = actor.organisation_id == organisation.pk
+    elif isinstance(actor, Person) and actor.customer_id is not None:
+        allowed = Customer.objects.filter(pk=actor.customer_id, organisation=organisation).exists()
+    elif isinstance(actor, Person):
+        allowed = actor.is_superuser or actor.organisation_id == organisation.pk
+    else:
+        allowed = False
+    if not allowed:
+        raise PermissionDenied(_("Vous n'avez pas accès à cette organisation."))
+
+
+def render_email(template: str, context: dict[str, Any], *, language: str) -> tuple[str, str, str]:
     """Subject, text and HTML of ``notifications/email/<template>`` in the recipient's language."""
     with translation.override(language):
         subject = render_to_string(f"notifications/email/{template}_subject.txt", context).strip()
@@ -40,12 +61,12 @@ def render_email(template: str, context: dict, *, language: str) -> tuple[str, s
     return " ".join(subject.split()), text, html
 
 
-def render_sms(template: str, context: dict, *, language: str) -> str:
+def render_sms(template: str, context: dict[str, Any], *, language: str) -> str:
     with translation.override(language):
         return " ".join(render_to_string(f"notifications/sms/{template}.txt", context).split())
 
 
-def _queue(**fields) -> OutboundMessage:
+def _queue(**fields: Any) -> OutboundMessage:
     from .tasks import deliver_message
 
     message = OutboundMessage.objects.create(**fields)
@@ -55,7 +76,8 @@ def _queue(**fields) -> OutboundMessage:
 
 def queue_email(
     *,
-    organisation,
+    organisation: Organisation,
+    actor: Actor,
     to: str,
     kind: str,
     subject: str,
@@ -65,8 +87,11 @@ def queue_email(
     link: str = "",
     attachment: tuple[str, bytes] | None = None,
 ) -> OutboundMessage:
+    _check_acts_in(actor, organisation)
     if not to:
-        raise BusinessError(_("Aucune adresse de courriel pour ce destinataire."))
+        raise BusinessError(
+            _("Aucune adresse de courriel pour ce destinataire."), code=ErrorCode.INVALID_INPUT
+        )
     name, content = attachment or ("", None)
     return _queue(
         organisation=organisation,
@@ -83,9 +108,21 @@ def queue_email(
     )
 
 
-def queue_sms(*, organisation, to: str, kind: str, body: str, reference: str = "", link: str = ""):
+def queue_sms(
+    *,
+    organisation: Organisation,
+    actor: Actor,
+    to: str,
+    kind: str,
+    body: str,
+    reference: str = "",
+    link: str = "",
+) -> OutboundMessage:
+    _check_acts_in(actor, organisation)
     if not to:
-        raise BusinessError(_("Aucun numéro de téléphone mobile pour ce destinataire."))
+        raise BusinessError(
+            _("Aucun numéro de téléphone mobile pour ce destinataire."), code=ErrorCode.INVALID_INPUT
+        )
     return _queue(
         organisation=organisation,
         channel=OutboundMessage.Channel.SMS,
@@ -99,12 +136,13 @@ def queue_sms(*, organisation, to: str, kind: str, body: str, reference: str = "
 
 def send_to_customer(
     *,
-    organisation,
-    customer,
+    organisation: Organisation,
+    customer: Customer,
+    actor: Actor,
     template: str,
-    context: dict,
+    context: dict[str, Any],
     reference: str,
-    attachment=None,
+    attachment: Callable[[], tuple[str, bytes]] | None = None,
     email: str = "",
     sms: bool = True,
 ) -> list[OutboundMessage]:
@@ -113,14 +151,16 @@ def send_to_customer(
     ``template`` names both ``email/<template>*`` and ``sms/<template>.txt``; ``context["url"]`` is the
     link both carry. ``attachment`` is called only when an e-mail goes, to render the PDF once.
     """
+    _check_acts_in(actor, organisation)
     email = email or customer.email
     language, link = customer.language, context["url"]
-    queued = []
+    queued: list[OutboundMessage] = []
     if email:
         subject, text, html = render_email(template, context, language=language)
         queued.append(
             queue_email(
                 organisation=organisation,
+                actor=actor,
                 to=email,
                 kind=template,
                 subject=subject,
@@ -135,6 +175,7 @@ def send_to_customer(
         queued.append(
             queue_sms(
                 organisation=organisation,
+                actor=actor,
                 to=customer.phone,
                 kind=template,
                 body=render_sms(template, context, language=language),
@@ -143,14 +184,17 @@ def send_to_customer(
             )
         )
     if not queued:
-        raise BusinessError(_("Le client n'a ni courriel ni téléphone : complétez sa fiche."))
+        raise BusinessError(
+            _("Le client n'a ni courriel ni téléphone : complétez sa fiche."), code=ErrorCode.INVALID_INPUT
+        )
     return queued
 
 
-def deliver(*, message_id: int) -> OutboundMessage:
+def deliver(*, message_id: int, actor: Actor) -> OutboundMessage:
     """Send one queued message; a second call (a retried task) finds it no longer queued."""
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().get(pk=message_id)
+        check_can_write(actor, message.organisation)
         if message.status != OutboundMessage.Status.QUEUED:
             return message
         message.attempts += 1
@@ -176,7 +220,7 @@ def deliver(*, message_id: int) -> OutboundMessage:
     return message
 
 
-def deliver_queued(*, older_than: datetime.timedelta = datetime.timedelta(minutes=1)) -> int:
+def deliver_queued(*, actor: Actor, older_than: datetime.timedelta = datetime.timedelta(minutes=1)) -> int:
     """Deliver what is still queued after ``older_than``; returns how many were tried."""
     cutoff = timezone.now() - older_than
     ids = list(
@@ -185,7 +229,7 @@ def deliver_queued(*, older_than: datetime.timedelta = datetime.timedelta(minute
         .values_list("pk", flat=True)
     )
     for message_id in ids:
-        deliver(message_id=message_id)
+        deliver(message_id=message_id, actor=actor)
     return len(ids)
 
 
@@ -204,11 +248,11 @@ def _sms_callback_url() -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("notifications:sms_status")
 
 
-def retry_message(*, message: OutboundMessage, actor) -> OutboundMessage:
+def retry_message(*, message: OutboundMessage, actor: Actor) -> OutboundMessage:
     """Staff send a failed message again."""
     check_can_write(actor, message.organisation)
     if message.status != OutboundMessage.Status.FAILED:
-        raise BusinessError(_("Seul un message en échec peut être renvoyé."))
+        raise BusinessError(_("Seul un message en échec peut être renvoyé."), code=ErrorCode.INVALID_STATE)
     from .tasks import deliver_message
 
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.QUEUED, attempts=0)
@@ -217,7 +261,9 @@ def retry_message(*, message: OutboundMessage, actor) -> OutboundMessage:
     return message
 
 
-def record_sms_status(*, provider_id: str, status: str, error_code: str = "") -> OutboundMessage | None:
+def record_sms_status(
+    *, actor: Actor, provider_id: str, status: str, error_code: str = ""
+) -> OutboundMessage | None:
     """A delivery report from the SMS provider; unknown ids and backward moves change nothing."""
     target = SMS_STATUS.get(status)
     if not provider_id or target is None:
@@ -228,7 +274,10 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str = "") ->
             .filter(channel=OutboundMessage.Channel.SMS, provider_id=provider_id)
             .first()
         )
-        if message is None or message.status in FINAL or message.status == target:
+        if message is None:
+            return None
+        check_can_write(actor, message.organisation)
+        if message.status in FINAL or message.status == target:
             return message
         message.status = target
         if target == OutboundMessage.Status.FAILED:
@@ -237,8 +286,11 @@ def record_sms_status(*, provider_id: str, status: str, error_code: str = "") ->
     return message
 
 
-def notify_staff(*, organisation, kind: str, subject: str, body: str = "", link: str = "") -> Notification:
+def notify_staff(
+    *, organisation: Organisation, actor: Actor, kind: str, subject: str, body: str = "", link: str = ""
+) -> Notification:
     """An in-app notification, and the same by e-mail to each active staff member."""
+    _check_acts_in(actor, organisation)
     notification = Notification.objects.create(
         organisation=organisation, kind=kind, subject=subject[:200], body=body, link=link
     )
@@ -248,6 +300,7 @@ def notify_staff(*, organisation, kind: str, subject: str, body: str = "", link:
         mail_subject, text, html = render_email("staff_notification", context, language=user.language)
         queue_email(
             organisation=organisation,
+            actor=actor,
             to=user.email,
             kind=kind,
             subject=mail_subject,
@@ -259,10 +312,10 @@ def notify_staff(*, organisation, kind: str, subject: str, body: str = "", link:
     return notification
 
 
-def mark_read(*, organisation, user, notification_ids=None) -> int:
-    """Mark an organisation's notifications read (all of them, or the given ones)."""
-    if user.organisation_id != organisation.pk:
-        raise BusinessError(_("Objet introuvable."))
+def mark_read(*, organisation: Organisation, actor: Actor, notification_ids: list[int] | None = None) -> int:
+    """Staff mark their organisation's notifications read (all of them, or the given ones)."""
+    if not isinstance(actor, Person) or actor.organisation_id != organisation.pk:
+        raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
     rows = Notification.objects.filter(organisation=organisation, read_at__isnull=True)
     if notification_ids is not None:
         rows = rows.filter(pk__in=notification_ids)

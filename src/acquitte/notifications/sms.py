@@ -29,7 +29,7 @@ class OutboxOnlyBackend(SmsBackend):
 class TwilioBackend(SmsBackend):
     """Twilio's Messages API through the official SDK; TWILIO_API_BASE points it elsewhere in tests."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         from twilio.rest import Client
 
         self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)

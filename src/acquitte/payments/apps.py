@@ -6,3 +6,6 @@ class PaymentsConfig(AppConfig):
     name = "acquitte.payments"
     label = "payments"
     verbose_name = _("Paiements")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects to the signals of lower apps)

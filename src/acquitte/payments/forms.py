@@ -3,6 +3,8 @@ import datetime
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .models import Payment, PaymentMethod, TransferDeclaration
+
 
 class CardForm(forms.Form):
     holder = forms.CharField(label=_("Titulaire de la carte (prénom et nom)"), max_length=120)
@@ -24,9 +26,7 @@ class CardForm(forms.Form):
 
 
 class TransferDeclarationForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=_("Mode"), choices=[("bank_transfer", _("Virement bancaire")), ("cheque", _("Chèque"))]
-    )
+    kind = forms.ChoiceField(label=_("Mode"), choices=TransferDeclaration.Kind.choices)
     reference = forms.CharField(label=_("Référence du virement ou numéro du chèque"), max_length=120)
     sent_on = forms.DateField(
         label=_("Envoyé le"), initial=datetime.date.today, widget=forms.DateInput(attrs={"type": "date"})
@@ -39,9 +39,8 @@ class DebitMandateForm(forms.Form):
     scheme = forms.ChoiceField(
         label=_("Type de compte"),
         choices=[
-            ("pad", _("Débit préautorisé (Canada)")),
-            ("ach", _("Prélèvement ACH (États-Unis)")),
-            ("sepa", _("Prélèvement SEPA")),
+            (scheme.value, scheme.label)
+            for scheme in (PaymentMethod.Scheme.PAD, PaymentMethod.Scheme.ACH, PaymentMethod.Scheme.SEPA)
         ],
     )
     bank_name = forms.CharField(label=_("Nom de la banque"), max_length=120, required=False)
@@ -59,10 +58,13 @@ class RecordPaymentForm(forms.Form):
     method = forms.ChoiceField(
         label=_("Mode"),
         choices=[
-            ("bank_transfer", _("Virement bancaire")),
-            ("cheque", _("Chèque")),
-            ("cash", _("Espèces")),
-            ("other", _("Autre")),
+            (method.value, method.label)
+            for method in (
+                Payment.Method.BANK_TRANSFER,
+                Payment.Method.CHEQUE,
+                Payment.Method.CASH,
+                Payment.Method.OTHER,
+            )
         ],
     )
     amount = forms.DecimalField(label=_("Montant reçu"), max_digits=14, decimal_places=2, min_value=0.01)

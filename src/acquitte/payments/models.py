@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -69,14 +71,14 @@ class Payment(models.Model):
         ]
         indexes = [models.Index(fields=["customer", "status"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_method_display()} {self.amount} {self.currency}"
 
     @property
-    def refundable(self):
+    def refundable(self) -> Decimal:
         """What can still be given back: a succeeded payment less what was refunded already."""
         if self.status not in (self.Status.SUCCEEDED, self.Status.PARTLY_REFUNDED):
-            return 0
+            return Decimal(0)
         return self.amount - self.amount_refunded
 
 
@@ -135,9 +137,10 @@ class PaymentMethod(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.kind == self.Kind.CARD:
-            return f"{self.get_scheme_display()} •••• {self.last4} ({self.exp_month:02d}/{self.exp_year % 100:02d})"
+            month, year = self.exp_month or 0, (self.exp_year or 0) % 100
+            return f"{self.get_scheme_display()} •••• {self.last4} ({month:02d}/{year:02d})"
         return f"{self.bank_name or self.get_scheme_display()} •••• {self.last4}"
 
 
@@ -168,12 +171,51 @@ class ChargeAttempt(models.Model):
         verbose_name = _("tentative de prélèvement")
         verbose_name_plural = _("tentatives de prélèvement")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.provider} {self.idempotency_key} ({self.state})"
+
+
+class RefundAttempt(models.Model):
+    """One request to a provider to give money back, committed before the provider is called.
+
+    Like a charge: its idempotency key goes to the provider, the outcome is applied once, and one
+    left in doubt (a timeout, a crash) is settled by asking the provider, never by refunding again.
+    """
+
+    class State(models.TextChoices):
+        CREATED = "created", _("Envoyé")
+        SUCCEEDED = "succeeded", _("Accepté")
+        FAILED = "failed", _("Refusé")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_attempts")
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
+    provider_reference = models.CharField(max_length=120, blank=True)
+    failure_code = models.CharField(max_length=80, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("tentative de remboursement")
+        verbose_name_plural = _("tentatives de remboursement")
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} ({self.state})"
 
 
 class WebhookEvent(models.Model):
     """A provider's event, stored once per (provider, event id) before it is applied."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Reçu")
+        PROCESSED = "processed", _("Appliqué")
+        UNMATCHED = "unmatched", _("Paiement inconnu")
 
     organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
     provider = models.CharField(max_length=20)
@@ -181,6 +223,7 @@ class WebhookEvent(models.Model):
     event_type = models.CharField(max_length=60)
     payload = models.JSONField()
     received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True)
 
@@ -192,7 +235,7 @@ class WebhookEvent(models.Model):
             models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_once_per_event")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
 
 
@@ -208,7 +251,20 @@ class SandboxCharge(models.Model):
     failure_code = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
+        return self.reference
+
+
+class SandboxRefund(models.Model):
+    """The sandbox's record of a refund, found again by its idempotency key as a provider would."""
+
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    reference = models.CharField(max_length=40, unique=True)
+    charge = models.ForeignKey(SandboxCharge, on_delete=models.CASCADE, related_name="refunds")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
         return self.reference
 
 
@@ -219,7 +275,7 @@ class SandboxToken(models.Model):
     behaviour = models.CharField(max_length=20)
     kind = models.CharField(max_length=12)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.token
 
 
@@ -252,7 +308,7 @@ class TransferDeclaration(models.Model):
         verbose_name = _("virement ou chèque déclaré")
         verbose_name_plural = _("virements et chèques déclarés")
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
 
 
@@ -277,5 +333,5 @@ class ProviderAccount(models.Model):
             models.UniqueConstraint(fields=["organisation", "provider"], name="provideraccount_once")
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.provider} ({self.get_mode_display()})"

@@ -11,7 +11,7 @@ from django.conf import settings
 
 def _fernet() -> Fernet:
     """ACQUITTE_ENCRYPTION_KEY (a Fernet key) in production; derived from SECRET_KEY otherwise."""
-    key = os.environ.get("ACQUITTE_ENCRYPTION_KEY")
+    key: str | bytes | None = os.environ.get("ACQUITTE_ENCRYPTION_KEY")
     if not key:
         key = base64.urlsafe_b64encode(
             hashlib.sha256(b"credentials:" + settings.SECRET_KEY.encode()).digest()
@@ -19,12 +19,13 @@ def _fernet() -> Fernet:
     return Fernet(key)
 
 
-def encrypt(data: dict) -> str:
+def encrypt(data: dict[str, str]) -> str:
     return _fernet().encrypt(json.dumps(data).encode()).decode()
 
 
-def decrypt(token: str) -> dict:
-    return json.loads(_fernet().decrypt(token.encode()))
+def decrypt(token: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads(_fernet().decrypt(token.encode()))
+    return data
 
 
 def masked(value: str) -> str:

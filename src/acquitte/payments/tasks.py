@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import services
+from .services.reconciliation import Counts
 
 
 @shared_task
@@ -9,5 +10,5 @@ def process_webhook_event(event_id: int) -> None:
 
 
 @shared_task
-def reconcile_payments() -> dict:
+def reconcile_payments() -> Counts:
     return services.reconcile_payments()

@@ -1,19 +1,27 @@
 import logging
+from collections.abc import Callable
+from functools import partial
 
+from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from acquitte.core.actors import System
 from acquitte.core.errors import BusinessError
+from acquitte.core.http import report
+from acquitte.invoicing.models import Invoice
 
-from . import checkout, services, tasks
+from . import services, tasks
 from .forms import CardForm, DebitMandateForm
+from .models import Payment
 from .providers.base import WebhookRejected
+from .services import checkout
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +30,7 @@ MAX_BODY = 256 * 1024
 
 @csrf_exempt
 @require_POST
-def webhook(request, provider: str, organisation: str):
+def webhook(request: HttpRequest, provider: str, organisation: str) -> HttpResponse:
     """Provider webhooks: verified and stored once, answered at once, applied by a task."""
     if len(request.body) > MAX_BODY:
         return HttpResponse(status=413)
@@ -34,11 +42,11 @@ def webhook(request, provider: str, organisation: str):
         logger.warning("webhook %s/%s rejected: %s", provider, organisation, exc)
         return HttpResponse(status=exc.status)
     for event in stored:
-        transaction.on_commit(lambda pk=event.pk: tasks.process_webhook_event.delay(pk))
+        transaction.on_commit(partial(tasks.process_webhook_event.delay, event.pk))
     return HttpResponse(status=200)
 
 
-def _session_or_404(session: str, kind: str):
+def _session_or_404(session: str, kind: str) -> tuple[Invoice, str]:
     try:
         invoice, session_kind, _key, return_path = checkout.read_checkout(session)
     except BusinessError:
@@ -48,7 +56,15 @@ def _session_or_404(session: str, kind: str):
     return invoice, return_path
 
 
-def _hosted_form(request, session: str, *, kind: str, form_class, complete, template: str):
+def _hosted_form(
+    request: HttpRequest,
+    session: str,
+    *,
+    kind: str,
+    form_class: type[forms.Form],
+    complete: Callable[..., Payment],
+    template: str,
+) -> HttpResponse:
     """A sandbox hosted page with a form: on success, back to the payer's page with the outcome."""
     invoice, return_path = _session_or_404(session, kind)
     form = form_class(request.POST or None)
@@ -56,7 +72,7 @@ def _hosted_form(request, session: str, *, kind: str, form_class, complete, temp
         try:
             payment = complete(session=session, **form.cleaned_data)
         except BusinessError as exc:
-            form.add_error(None, " ".join(exc.messages))
+            report(request, exc, form)
         else:
             report_payment(request, payment)
             return redirect(return_path)
@@ -64,7 +80,7 @@ def _hosted_form(request, session: str, *, kind: str, form_class, complete, temp
 
 
 @sensitive_post_parameters("number", "cvv")
-def sandbox_card(request, session: str):
+def sandbox_card(request: HttpRequest, session: str) -> HttpResponse:
     """The sandbox's hosted card page (a real provider serves this on its own domain)."""
     return _hosted_form(
         request,
@@ -77,7 +93,7 @@ def sandbox_card(request, session: str):
 
 
 @sensitive_post_parameters("routing", "account", "iban", "institution", "transit")
-def sandbox_debit(request, session: str):
+def sandbox_debit(request: HttpRequest, session: str) -> HttpResponse:
     """The sandbox's direct-debit mandate page: the payer authorises, the debit settles later."""
     return _hosted_form(
         request,
@@ -89,7 +105,7 @@ def sandbox_debit(request, session: str):
     )
 
 
-def sandbox_paypal(request, session: str):
+def sandbox_paypal(request: HttpRequest, session: str) -> HttpResponse:
     """A PayPal-style approval page: approve or cancel, then back to where the payer came from."""
     invoice, return_path = _session_or_404(session, "paypal")
     if request.method == "POST":
@@ -97,7 +113,7 @@ def sandbox_paypal(request, session: str):
         try:
             payment = checkout.complete_paypal_checkout(session=session, approved=approved)
         except BusinessError as exc:
-            messages.error(request, " ".join(exc.messages))
+            report(request, exc)
         else:
             if payment is None:
                 messages.info(request, _("Paiement PayPal annulé ; la facture reste à payer."))
@@ -107,37 +123,39 @@ def sandbox_paypal(request, session: str):
     return render(request, "payments/sandbox_paypal.html", {"invoice": invoice, "return_path": return_path})
 
 
-def hosted_return(request, ticket: str):
+def hosted_return(request: HttpRequest, ticket: str) -> HttpResponse:
     """The payer is back from a provider's payment page (paid, or through its cancel link)."""
     try:
         key, return_path = checkout.read_return_ticket(ticket)
     except BusinessError:
         raise Http404 from None
     try:
-        payment = services.finish_hosted_payment(idempotency_key=key, cancelled="annule" in request.GET)
+        payment = services.finish_hosted_payment(
+            idempotency_key=key, cancelled="annule" in request.GET, actor=System(reason="hosted-return")
+        )
     except BusinessError as exc:
-        messages.error(request, " ".join(exc.messages))
+        report(request, exc)
     else:
         report_payment(request, payment)
     return redirect(return_path)
 
 
-def report_payment(request, payment) -> None:
+def report_payment(request: HttpRequest, payment: Payment) -> None:
     """Tell the payer, in their language, what became of their payment."""
-    if payment.status == "canceled":
+    if payment.status == Payment.Status.CANCELED:
         messages.info(request, _("Paiement annulé ; la facture reste à payer."))
-    elif payment.status == "processing" and payment.method != "direct_debit":
+    elif payment.status == Payment.Status.PROCESSING and payment.method != Payment.Method.DIRECT_DEBIT:
         messages.info(
             request, _("Paiement en cours de confirmation : la facture sera marquée payée dès sa réception.")
         )
-    elif payment.status == "processing":
+    elif payment.status == Payment.Status.PROCESSING:
         messages.info(
             request,
             _(
                 "Prélèvement autorisé : la facture sera marquée payée dès que votre banque aura réglé le montant."
             ),
         )
-    elif payment.status == "succeeded":
+    elif payment.status == Payment.Status.SUCCEEDED:
         messages.success(request, _("Paiement accepté. Merci !"))
     else:
         messages.error(

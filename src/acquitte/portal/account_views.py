@@ -3,37 +3,40 @@
 import datetime
 import uuid
 from functools import wraps
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from acquitte.core.errors import BusinessError
-from acquitte.core.http import client_ip
+from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.core.http import AuthenticatedHttpRequest, View, client_ip, report
 from acquitte.customers import services as customers
+from acquitte.customers.models import Customer
+from acquitte.customers.selectors import terms_to_accept
 from acquitte.documents import services as documents
 from acquitte.invoicing.selectors import receivables
-from acquitte.payments import checkout
+from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.forms import CardForm, DebitMandateForm, TransferDeclarationForm
-from acquitte.payments.models import PaymentMethod, TransferDeclaration
+from acquitte.payments.models import PaymentMethod
 from acquitte.payments.views import report_payment
 
 from . import selectors
 from .forms import FirstLoginForm, PaymentAmountForm
 
 
-def customer_required(view):
+def customer_required(view: View) -> View:
     """Portal pages are for a customer's users; staff go to the back office."""
 
     @wraps(view)
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("portal:login"))
@@ -44,31 +47,27 @@ def customer_required(view):
     return wrapped
 
 
-def _methods(customer):
-    return PaymentMethod.objects.filter(customer=customer, status=PaymentMethod.Status.VALID)
-
-
 @customer_required
-def home(request, customer):
+def home(request: AuthenticatedHttpRequest, customer: Customer) -> HttpResponse:
     soon = timezone.localdate() + datetime.timedelta(days=60)
     expiring = [
         m
-        for m in _methods(customer).filter(kind="card")
-        if m.exp_year and datetime.date(m.exp_year, m.exp_month, 28) <= soon
+        for m in payment_selectors.valid_methods(customer).filter(kind=PaymentMethod.Kind.CARD)
+        if m.exp_year and m.exp_month and datetime.date(m.exp_year, m.exp_month, 28) <= soon
     ]
     context = {
         "customer": customer,
         "figures": receivables(customer),
         "recent": selectors.portal_invoices(customer=customer)[:5],
-        "terms_pending": customers.terms_to_accept(customer),
+        "terms_pending": terms_to_accept(customer),
         "expiring": expiring,
-        "declared": TransferDeclaration.objects.filter(invoice__customer=customer, status="declared"),
+        "declared": payment_selectors.declared_transfers(customer),
     }
     return render(request, "portal/home.html", context)
 
 
 @customer_required
-def invoice_list(request, customer):
+def invoice_list(request: AuthenticatedHttpRequest, customer: Customer) -> HttpResponse:
     sort, status, year = (
         request.GET.get("tri", ""),
         request.GET.get("statut", ""),
@@ -97,7 +96,7 @@ def invoice_list(request, customer):
 
 
 @customer_required
-def invoice_detail(request, customer, pk: int):
+def invoice_detail(request: AuthenticatedHttpRequest, customer: Customer, pk: int) -> HttpResponse:
     invoice = selectors.customer_invoice(customer=customer, pk=pk)
     if invoice is None:
         raise Http404
@@ -107,10 +106,9 @@ def invoice_detail(request, customer, pk: int):
         "taxes": invoice.taxes.all(),
         "organisation": invoice.organisation,
         "status": invoice.display_status(),
-        "payable": invoice.status == "open" and invoice.kind != "credit_note",
+        "payable": payment_selectors.payable(invoice),
         "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
-        "methods": _methods(customer),
-        "kinds": payments.online_kinds(invoice.organisation),
+        "methods": payment_selectors.valid_methods(customer),
         "pay_key": uuid.uuid4().hex,
         "pdf_url": reverse("portal:invoice_pdf", args=[pk]),
     }
@@ -118,7 +116,7 @@ def invoice_detail(request, customer, pk: int):
 
 
 @customer_required
-def invoice_pdf(request, customer, pk: int):
+def invoice_pdf(request: AuthenticatedHttpRequest, customer: Customer, pk: int) -> HttpResponse:
     invoice = selectors.customer_invoice(customer=customer, pk=pk)
     if invoice is None:
         raise Http404
@@ -127,16 +125,18 @@ def invoice_pdf(request, customer, pk: int):
 
 @require_POST
 @customer_required
-def invoice_pay(request, customer, pk: int, kind: str):
+def invoice_pay(request: AuthenticatedHttpRequest, customer: Customer, pk: int, kind: str) -> HttpResponse:
     invoice = selectors.customer_invoice(customer=customer, pk=pk)
     if invoice is None:
         raise Http404
     back = reverse("portal:invoice_detail", args=[pk])
     try:
         if kind == "saved":
-            method = _methods(customer).filter(pk=request.POST.get("method") or 0).first()
+            method = (
+                payment_selectors.valid_methods(customer).filter(pk=request.POST.get("method") or 0).first()
+            )
             if method is None:
-                raise BusinessError(_("Choisissez un moyen de paiement."))
+                raise BusinessError(_("Choisissez un moyen de paiement."), code=ErrorCode.INVALID_INPUT)
             payment = payments.pay_invoice(
                 invoice=invoice,
                 payment_method=method,
@@ -149,9 +149,10 @@ def invoice_pay(request, customer, pk: int, kind: str):
             form = TransferDeclarationForm(request.POST)
             if not form.is_valid():
                 raise BusinessError(
-                    _("Déclaration incomplète : vérifiez la référence, la date et le montant.")
+                    _("Déclaration incomplète : vérifiez la référence, la date et le montant."),
+                    code=ErrorCode.INVALID_INPUT,
                 )
-            payments.declare_transfer(invoice=invoice, **form.cleaned_data)
+            payments.declare_transfer(invoice=invoice, actor=request.user, **form.cleaned_data)
             messages.success(
                 request,
                 _(
@@ -159,16 +160,18 @@ def invoice_pay(request, customer, pk: int, kind: str):
                 ),
             )
             return redirect(back)
-        return redirect(checkout.start_checkout(invoice=invoice, kind=kind, return_path=back))
+        return redirect(
+            payments.start_checkout(invoice=invoice, kind=kind, return_path=back, actor=request.user)
+        )
     except BusinessError as exc:
-        messages.error(request, " ".join(exc.messages))
+        report(request, exc)
         return redirect(back)
 
 
 @customer_required
-def billing(request, customer):
-    methods = _methods(customer)
-    can_save = payments.saved_methods_available(customer.organisation_id)
+def billing(request: AuthenticatedHttpRequest, customer: Customer) -> HttpResponse:
+    methods = payment_selectors.valid_methods(customer)
+    can_save = payment_selectors.saved_methods_available(customer.organisation_id)
     card_form = CardForm(prefix="card")
     bank_form = DebitMandateForm(prefix="bank")
     pay_form = PaymentAmountForm(prefix="pay", methods=methods)
@@ -206,7 +209,7 @@ def billing(request, customer):
                     report_payment(request, payment)
                     return redirect("portal:billing")
         except BusinessError as exc:
-            messages.error(request, " ".join(exc.messages))
+            report(request, exc)
     context = {
         "methods": methods,
         "can_save": can_save,
@@ -214,24 +217,24 @@ def billing(request, customer):
         "bank_form": bank_form,
         "pay_form": pay_form,
         "figures": receivables(customer),
-        "payments": customer.payments.filter(
-            status__in=["succeeded", "partly_refunded", "refunded"]
-        ).prefetch_related("allocations__invoice")[:10],
+        "payments": payment_selectors.received_payments(customer)[:10],
     }
     return render(request, "portal/billing.html", context)
 
 
 @require_POST
 @customer_required
-def method_action(request, customer, pk: int, action: str):
-    method = _methods(customer).filter(pk=pk).first()
+def method_action(
+    request: AuthenticatedHttpRequest, customer: Customer, pk: int, action: str
+) -> HttpResponse:
+    method = payment_selectors.valid_methods(customer).filter(pk=pk).first()
     if method is None:
         raise Http404
     if action == "defaut":
-        payments.set_default_method(method=method)
+        payments.set_default_method(method=method, actor=request.user)
         messages.success(request, _("Moyen de paiement par défaut modifié."))
     elif action == "retirer":
-        payments.remove_method(method=method)
+        payments.remove_method(method=method, actor=request.user)
         messages.success(request, _("Moyen de paiement retiré."))
     else:
         raise Http404
@@ -239,8 +242,8 @@ def method_action(request, customer, pk: int, action: str):
 
 
 @customer_required
-def first_login(request, customer):
-    terms = customers.terms_to_accept(customer)
+def first_login(request: AuthenticatedHttpRequest, customer: Customer) -> HttpResponse:
+    terms = terms_to_accept(customer)
     if terms is None:
         return redirect("portal:home")
     addresses = list(customer.addresses.all())
@@ -263,7 +266,7 @@ def first_login(request, customer):
         try:
             customers.complete_first_login(
                 customer=customer,
-                user=request.user,
+                actor=request.user,
                 terms=terms,
                 ip_address=client_ip(request),
                 address=chosen,
@@ -275,7 +278,7 @@ def first_login(request, customer):
                 },
             )
         except BusinessError as exc:
-            form.add_error(None, " ".join(exc.messages))
+            report(request, exc, form)
         else:
             messages.success(
                 request,

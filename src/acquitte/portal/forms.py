@@ -1,7 +1,12 @@
 import uuid
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from acquitte.customers.models import Address
+from acquitte.payments.models import PaymentMethod
 
 
 class FirstLoginForm(forms.Form):
@@ -18,9 +23,9 @@ class FirstLoginForm(forms.Form):
     contact_phone = forms.CharField(label=_("Téléphone du contact"), max_length=20, required=False)
     accept = forms.BooleanField(label=_("J'ai lu et j'accepte les conditions générales"))
 
-    def __init__(self, *args, addresses=(), **kwargs):
+    def __init__(self, *args: Any, addresses: Iterable[Address] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["address"].choices = [(str(a.pk), str(a)) for a in addresses] + [
+        cast(forms.ChoiceField, self.fields["address"]).choices = [(str(a.pk), str(a)) for a in addresses] + [
             ("new", _("Créer une adresse de facturation"))
         ]
 
@@ -32,6 +37,6 @@ class PaymentAmountForm(forms.Form):
     method = forms.ChoiceField(label=_("Moyen de paiement"))
     key = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)
 
-    def __init__(self, *args, methods=(), **kwargs):
+    def __init__(self, *args: Any, methods: Iterable[PaymentMethod] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["method"].choices = [(str(m.pk), str(m)) for m in methods]
+        cast(forms.ChoiceField, self.fields["method"]).choices = [(str(m.pk), str(m)) for m in methods]

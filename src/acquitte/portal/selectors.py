@@ -3,6 +3,7 @@
 from django.db.models import Case, DecimalField, F, IntegerField, QuerySet, Value, When
 from django.db.models.functions import ExtractYear
 
+from acquitte.customers.models import Customer
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.selectors import invoices_for_customer
 
@@ -16,7 +17,9 @@ SORTS = {
 }
 
 
-def portal_invoices(*, customer, sort: str = "", status: str = "", year: str = "") -> QuerySet[Invoice]:
+def portal_invoices(
+    *, customer: Customer, sort: str = "", status: str = "", year: str = ""
+) -> QuerySet[Invoice]:
     """The customer's documents; by default unpaid first, then oldest to newest (seed 000)."""
     qs = invoices_for_customer(customer).annotate(
         due=Case(
@@ -39,10 +42,10 @@ def portal_invoices(*, customer, sort: str = "", status: str = "", year: str = "
     return qs.order_by("unpaid_first", "issue_date", "id")
 
 
-def invoice_years(*, customer) -> list[int]:
+def invoice_years(*, customer: Customer) -> list[int]:
     years = invoices_for_customer(customer).annotate(y=ExtractYear("issue_date")).values_list("y", flat=True)
     return sorted({y for y in years.distinct() if y}, reverse=True)
 
 
-def customer_invoice(*, customer, pk: int) -> Invoice | None:
+def customer_invoice(*, customer: Customer, pk: int) -> Invoice | None:
     return invoices_for_customer(customer).filter(pk=pk).first()

@@ -1,27 +1,35 @@
 """Pages a customer reaches without signing in: the invoice behind a public link, and paying it."""
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from acquitte.core.actors import PublicLink
 from acquitte.core.errors import BusinessError
+from acquitte.core.http import report
+from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.selectors import invoice_by_public_token
-from acquitte.payments import checkout
+from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.forms import TransferDeclarationForm
 
 
-def _invoice_or_404(token: str):
+def _invoice_or_404(token: str) -> Invoice:
     invoice = invoice_by_public_token(token)
     if invoice is None:
         raise Http404
     return invoice
 
 
-def public_invoice(request, token: str):
+def _link(token: str, invoice: Invoice) -> PublicLink:
+    """Who acts through the link: built only once the token has matched the invoice."""
+    return PublicLink(token=token, organisation_id=invoice.organisation_id, customer_id=invoice.customer_id)
+
+
+def public_invoice(request: HttpRequest, token: str) -> HttpResponse:
     invoice = _invoice_or_404(token)
     context = {
         "invoice": invoice,
@@ -29,37 +37,39 @@ def public_invoice(request, token: str):
         "taxes": invoice.taxes.all(),
         "organisation": invoice.organisation,
         "status": invoice.display_status(),
-        "payable": invoice.status == "open" and invoice.kind != "credit_note",
+        "payable": payment_selectors.payable(invoice),
         "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
         "token": token,
-        "kinds": payments.online_kinds(invoice.organisation),
         "pdf_url": reverse("documents:public_pdf", args=[token]),
     }
     return render(request, "portal/public_invoice.html", context)
 
 
 @require_POST
-def public_pay(request, token: str, kind: str):
+def public_pay(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     invoice = _invoice_or_404(token)
     try:
-        provider_page = checkout.start_checkout(
-            invoice=invoice, kind=kind, return_path=reverse("portal:public_invoice", args=[token])
+        provider_page = payments.start_checkout(
+            invoice=invoice,
+            kind=kind,
+            return_path=reverse("portal:public_invoice", args=[token]),
+            actor=_link(token, invoice),
         )
     except BusinessError as exc:
-        messages.error(request, " ".join(exc.messages))
+        report(request, exc)
         return redirect("portal:public_invoice", token=token)
     return redirect(provider_page)
 
 
 @require_POST
-def public_declare(request, token: str):
+def public_declare(request: HttpRequest, token: str) -> HttpResponse:
     invoice = _invoice_or_404(token)
     form = TransferDeclarationForm(request.POST)
     if form.is_valid():
         try:
-            payments.declare_transfer(invoice=invoice, **form.cleaned_data)
+            payments.declare_transfer(invoice=invoice, actor=_link(token, invoice), **form.cleaned_data)
         except BusinessError as exc:
-            messages.error(request, " ".join(exc.messages))
+            report(request, exc)
         else:
             messages.success(
                 request,

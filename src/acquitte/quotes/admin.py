@@ -4,11 +4,13 @@ from acquitte.core.admin import OrganisationScopedAdmin, ReadOnlyMixin, ScopedTa
 
 from .models import Quote, QuoteLine
 
+LINE_FIELDS = ("description", "quantity", "unit_price", "discount_percent", "tax_category", "net_amount")
+
 
 class QuoteLineInline(ReadOnlyMixin, ScopedTabularInline):
     model = QuoteLine
-    fields = ["description", "quantity", "unit_price", "discount_percent", "tax_category", "net_amount"]
-    readonly_fields = fields
+    fields = LINE_FIELDS
+    readonly_fields = LINE_FIELDS
 
 
 @admin.register(Quote)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -71,10 +73,10 @@ class Quote(models.Model):
         ]
         indexes = [models.Index(fields=["organisation", "status", "-created_at"])]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.number or str(_("Soumission (brouillon)"))
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.public_token:
             self.public_token = new_public_token()
         self.public_key = self.public_token[:12]
@@ -83,6 +85,10 @@ class Quote(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
+
+    @property
+    def is_declined(self) -> bool:
+        return self.status == self.Status.DECLINED
 
 
 class QuoteLine(DocumentLine):

@@ -1,8 +1,17 @@
+"""Reads of quotes, always scoped to one organisation or to one public link."""
+
+from typing import TYPE_CHECKING
+
 from django.db.models import Q, QuerySet
 
+from acquitte.core.taxes import TaxAmount
 from acquitte.core.tokens import by_public_token
+from acquitte.invoicing.services import compute_totals
 
 from .models import Quote
+
+if TYPE_CHECKING:
+    from acquitte.customers.models import Customer, Organisation
 
 SORTS = {
     "number",
@@ -17,7 +26,12 @@ SORTS = {
 
 
 def quotes_for_organisation(
-    organisation, *, status: str = "", query: str = "", customer=None, sort: str = ""
+    organisation: "Organisation",
+    *,
+    status: str = "",
+    query: str = "",
+    customer: "Customer | None" = None,
+    sort: str = "",
 ) -> QuerySet[Quote]:
     rows = Quote.objects.filter(organisation=organisation).select_related("customer", "invoice")
     if status in Quote.Status.values:
@@ -29,10 +43,11 @@ def quotes_for_organisation(
     return rows.order_by(sort if sort in SORTS else "-created_at", "-id")
 
 
-def quote_for_organisation(organisation, pk) -> Quote | None:
-    return Quote.objects.filter(organisation=organisation, pk=pk).select_related("customer").first()
-
-
 def quote_by_public_token(token: str) -> Quote | None:
     """The quote a link points to (never a draft)."""
     return by_public_token(Quote.objects.exclude(status=Quote.Status.DRAFT), token)
+
+
+def quote_taxes(quote: Quote) -> list[TaxAmount]:
+    """The per-rate tax breakdown of a quote, as the invoice will freeze it."""
+    return compute_totals(list(quote.lines.all())).taxes

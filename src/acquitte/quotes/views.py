@@ -1,10 +1,11 @@
 """The page behind a quote's link: the customer reads it, approves or declines it, then pays."""
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from acquitte.core.actors import PublicLink
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import client_ip
 from acquitte.documents.services import document_data_for_quote
@@ -13,7 +14,7 @@ from acquitte.documents.services import render as render_pdf
 from . import services
 from .forms import ApproveForm, DeclineForm
 from .models import Quote
-from .selectors import quote_by_public_token
+from .selectors import quote_by_public_token, quote_taxes
 
 
 def _quote_or_404(token: str) -> Quote:
@@ -23,16 +24,30 @@ def _quote_or_404(token: str) -> Quote:
     return quote
 
 
-def public_quote(request, token: str):
+def _link(quote: Quote, token: str, name: str = "") -> PublicLink:
+    """The customer holding the link; built only once the token matched the quote."""
+    return PublicLink(
+        token=token, organisation_id=quote.organisation_id, customer_id=quote.customer_id, name=name
+    )
+
+
+def public_quote(request: HttpRequest, token: str) -> HttpResponse:
     quote = _quote_or_404(token)
-    if quote.invoice_id:
+    if quote.invoice is not None:
         return redirect("portal:public_invoice", token=quote.invoice.public_token)
     if getattr(request.user, "organisation_id", None) != quote.organisation_id:  # staff previewing
-        services.mark_viewed(quote=quote)
+        services.mark_viewed(quote=quote, actor=_link(quote, token))
     return _page(request, quote, token, ApproveForm(), DeclineForm())
 
 
-def _page(request, quote, token, approve_form, decline_form, status=200):
+def _page(
+    request: HttpRequest,
+    quote: Quote,
+    token: str,
+    approve_form: ApproveForm,
+    decline_form: DeclineForm,
+    status: int = 200,
+) -> HttpResponse:
     return render(
         request,
         "quotes/public_quote.html",
@@ -40,7 +55,7 @@ def _page(request, quote, token, approve_form, decline_form, status=200):
             "quote": quote,
             "organisation": quote.organisation,
             "lines": quote.lines.all(),
-            "taxes": services.quote_taxes(quote),
+            "taxes": quote_taxes(quote),
             "token": token,
             "decidable": services.is_decidable(quote),
             "approve_form": approve_form,
@@ -51,42 +66,44 @@ def _page(request, quote, token, approve_form, decline_form, status=200):
 
 
 @require_POST
-def public_approve(request, token: str):
+def public_approve(request: HttpRequest, token: str) -> HttpResponse:
     quote = _quote_or_404(token)
     form = ApproveForm(request.POST)
     if not form.is_valid():
         return _page(request, quote, token, form, DeclineForm(), status=400)
     try:
         invoice = services.approve_quote(
-            quote=quote, name=form.cleaned_data["name"], ip_address=client_ip(request)
+            quote=quote, actor=_link(quote, token, form.cleaned_data["name"]), ip_address=client_ip(request)
         )
     except BusinessError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, exc.text())
         return redirect("quotes:public", token=token)
     return redirect("portal:public_invoice", token=invoice.public_token)
 
 
 @require_POST
-def public_decline(request, token: str):
+def public_decline(request: HttpRequest, token: str) -> HttpResponse:
     quote = _quote_or_404(token)
     form = DeclineForm(request.POST)
     if not form.is_valid():
         return _page(request, quote, token, ApproveForm(), form, status=400)
     try:
-        services.decline_quote(quote=quote, reason=form.cleaned_data["reason"], ip_address=client_ip(request))
+        services.decline_quote(
+            quote=quote,
+            actor=_link(quote, token),
+            reason=form.cleaned_data["reason"],
+            ip_address=client_ip(request),
+        )
     except BusinessError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, exc.text())
     return redirect("quotes:public", token=token)
 
 
-def public_pdf(request, token: str):
-    quote = _quote_or_404(token)
-    return pdf_response(quote)
+def public_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    return pdf_response(_quote_or_404(token))
 
 
-def pdf_response(quote: Quote):
-    from django.http import HttpResponse
-
+def pdf_response(quote: Quote) -> HttpResponse:
     response = HttpResponse(render_pdf(document_data_for_quote(quote)), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{quote.number or "soumission"}.pdf"'
     return response

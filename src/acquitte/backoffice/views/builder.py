@@ -1,8 +1,10 @@
 """Line editing for a draft quote or invoice: search the catalogue, tap to add, tap a line to change it."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,31 +13,31 @@ from django.views.decorators.http import require_POST
 from acquitte.catalog.models import Product
 from acquitte.catalog.selectors import search_products
 from acquitte.catalog.services import save_product
-from acquitte.core.errors import BusinessError
-from acquitte.core.http import paginate
-from acquitte.customers.models import Customer
+from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.customers.models import Customer, Organisation
 from acquitte.customers.selectors import search_customers
 
-from ..access import owned, report, staff_required
-from ..builders import BUILDERS
+from ..access import owned, staff_required
+from ..builders import BUILDERS, Builder
 from ..forms import ProductForm, QuantityForm
 
 
-def _document(organisation, doc: str, pk):
+def _document(organisation: Organisation, doc: str, pk: int) -> tuple[Builder[Any, Any], Any]:
     builder = BUILDERS.get(doc)
     if builder is None:
         raise Http404
     return builder, owned(builder.model.objects.select_related("customer"), organisation, pk)
 
 
-def _line(document, line_pk):
+def _line(document: Any, line_pk: int) -> Any:
     line = document.lines.filter(pk=line_pk).select_related("product").first()
     if line is None:
         raise Http404
     return line
 
 
-def _context(builder, document, **extra):
+def _context(builder: Builder[Any, Any], document: Any, **extra: Any) -> dict[str, Any]:
     context = {
         "builder": builder,
         "doc": document,
@@ -46,14 +48,18 @@ def _context(builder, document, **extra):
     return context
 
 
-def _lines_or_redirect(request, builder, document, doc, pk):
+def _lines_or_redirect(
+    request: AuthenticatedHttpRequest, builder: Builder[Any, Any], document: Any, doc: str, pk: int
+) -> HttpResponse:
     if request.htmx:
         document.refresh_from_db()
         return render(request, "backoffice/_builder_lines.html", _context(builder, document))
     return redirect("backoffice:builder", doc=doc, pk=pk)
 
 
-def pick_customer(request, organisation, builder):
+def pick_customer(
+    request: AuthenticatedHttpRequest, organisation: Organisation, builder: Builder[Any, Any]
+) -> HttpResponse:
     """Step 1 of a new quote or invoice: pick the customer (search), or create one from here."""
     if request.method == "POST":
         customer = owned(Customer, organisation, request.POST.get("customer") or 0)
@@ -77,7 +83,9 @@ def pick_customer(request, organisation, builder):
 
 
 @staff_required
-def builder(request, doc, pk, *, organisation):
+def builder(
+    request: AuthenticatedHttpRequest, doc: str, pk: int, *, organisation: Organisation
+) -> HttpResponse:
     builder, document = _document(organisation, doc, pk)
     if not builder.is_draft(document):
         return redirect(builder.detail_url(document))
@@ -92,12 +100,14 @@ def builder(request, doc, pk, *, organisation):
 
 @require_POST
 @staff_required
-def builder_add(request, doc, pk, *, organisation):
+def builder_add(
+    request: AuthenticatedHttpRequest, doc: str, pk: int, *, organisation: Organisation
+) -> HttpResponse:
     builder, document = _document(organisation, doc, pk)
     product = Product.objects.filter(organisation=organisation, pk=request.POST.get("product") or 0).first()
     try:
         if product is None:
-            raise BusinessError(_("Produit introuvable."))
+            raise BusinessError(_("Produit introuvable."), code=ErrorCode.NOT_FOUND)
         builder.add_product(document, product, request.user)
     except BusinessError as exc:
         report(request, exc)
@@ -105,7 +115,9 @@ def builder_add(request, doc, pk, *, organisation):
 
 
 @staff_required
-def builder_line(request, doc, pk, line_pk, *, organisation):
+def builder_line(
+    request: AuthenticatedHttpRequest, doc: str, pk: int, line_pk: int, *, organisation: Organisation
+) -> HttpResponse:
     """Tap a line: change its quantity (0 removes it)."""
     builder, document = _document(organisation, doc, pk)
     line = _line(document, line_pk)
@@ -127,7 +139,9 @@ def builder_line(request, doc, pk, line_pk, *, organisation):
 
 @require_POST
 @staff_required
-def builder_remove(request, doc, pk, line_pk, *, organisation):
+def builder_remove(
+    request: AuthenticatedHttpRequest, doc: str, pk: int, line_pk: int, *, organisation: Organisation
+) -> HttpResponse:
     builder, document = _document(organisation, doc, pk)
     try:
         builder.remove(_line(document, line_pk), request.user)
@@ -137,7 +151,9 @@ def builder_remove(request, doc, pk, line_pk, *, organisation):
 
 
 @staff_required
-def builder_new_product(request, doc, pk, *, organisation):
+def builder_new_product(
+    request: AuthenticatedHttpRequest, doc: str, pk: int, *, organisation: Organisation
+) -> HttpResponse:
     """The "+" of the editor: fill the product sheet, save; it joins the catalogue and the document."""
     builder, document = _document(organisation, doc, pk)
     product = Product(organisation=organisation, currency=organisation.currency)

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -6,14 +7,15 @@ from acquitte.catalog.models import Product
 from acquitte.catalog.selectors import search_products
 from acquitte.catalog.services import save_product
 from acquitte.core.errors import BusinessError
-from acquitte.core.http import paginate
+from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.customers.models import Organisation
 
-from ..access import owned, report, staff_required
+from ..access import owned, staff_required
 from ..forms import ProductForm
 
 
 @staff_required
-def product_list(request, *, organisation):
+def product_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     show_all = request.GET.get("all") == "1"
     page = paginate(
@@ -23,7 +25,9 @@ def product_list(request, *, organisation):
 
 
 @staff_required
-def product_edit(request, pk=None, *, organisation):
+def product_edit(
+    request: AuthenticatedHttpRequest, pk: int | None = None, *, organisation: Organisation
+) -> HttpResponse:
     product = (
         owned(Product, organisation, pk)
         if pk

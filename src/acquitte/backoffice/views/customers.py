@@ -1,25 +1,31 @@
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
-from django.http import Http404
+from django.db.models import Model
+from django.forms import ModelForm
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
-from acquitte.core.http import paginate
+from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
 from acquitte.customers import services
-from acquitte.customers.models import Address, Customer
+from acquitte.customers.models import Address, Customer, Organisation
 from acquitte.customers.selectors import search_customers
+from acquitte.customers.services import CustomerPart
 from acquitte.invoicing.selectors import receivables, staff_invoices
-from acquitte.payments.models import Payment
+from acquitte.payments.selectors import recent_payments
 from acquitte.quotes.selectors import quotes_for_organisation
 
-from ..access import owned, report, staff_required
+from ..access import owned, staff_required
 from ..builders import AFTER_CUSTOMER
 from ..forms import AddressForm, ContactForm, CustomerForm, SiteForm
 
 
 @staff_required
-def customer_list(request, *, organisation):
+def customer_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     rows = search_customers(organisation=organisation, query=query, sort=request.GET.get("sort", ""))
     page = paginate(request, rows)
@@ -28,7 +34,9 @@ def customer_list(request, *, organisation):
 
 
 @staff_required
-def customer_edit(request, pk=None, *, organisation):
+def customer_edit(
+    request: AuthenticatedHttpRequest, pk: int | None = None, *, organisation: Organisation
+) -> HttpResponse:
     customer = (
         owned(Customer, organisation, pk)
         if pk
@@ -50,7 +58,9 @@ def customer_edit(request, pk=None, *, organisation):
     )
 
 
-def _after_save(request, organisation, customer):
+def _after_save(
+    request: AuthenticatedHttpRequest, organisation: Organisation, customer: Customer
+) -> HttpResponse:
     """Back to the customer, or, when the customer was created from "New quote" or "New invoice",
     straight into that document's line editor."""
     builder = AFTER_CUSTOMER.get(request.POST.get("next", ""))
@@ -61,18 +71,20 @@ def _after_save(request, organisation, customer):
 
 
 @staff_required
-def customer_detail(request, pk, *, organisation):
+def customer_detail(
+    request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation
+) -> HttpResponse:
     customer = owned(Customer, organisation, pk)
     return render(request, "backoffice/customer_detail.html", _detail_context(customer, organisation))
 
 
-def _detail_context(customer, organisation, **forms):
+def _detail_context(customer: Customer, organisation: Organisation, **forms: Any) -> dict[str, Any]:
     context = {
         "customer": customer,
         "receivables": receivables(customer),
         "invoices": staff_invoices(organisation, customer=customer, sort="-issue_date")[:20],
         "quotes": quotes_for_organisation(organisation, customer=customer)[:10],
-        "payments": Payment.objects.filter(customer=customer).order_by("-created_at")[:20],
+        "payments": recent_payments(customer),
         "addresses": customer.addresses.all(),
         "contacts": customer.contacts.all(),
         "sites": customer.sites.all(),
@@ -84,7 +96,8 @@ def _detail_context(customer, organisation, **forms):
     return context
 
 
-ADDERS = {
+#: What can be added to a customer: its form, its service, the message once added.
+ADDERS: dict[str, tuple[type[ModelForm], Callable[..., Model], str]] = {
     "address": (AddressForm, services.add_address, _("Adresse ajoutée.")),
     "contact": (ContactForm, services.add_contact, _("Contact ajouté.")),
     "site": (SiteForm, services.add_site, _("Site ajouté.")),
@@ -93,7 +106,9 @@ ADDERS = {
 
 @require_POST
 @staff_required
-def customer_add(request, pk, what, *, organisation):
+def customer_add(
+    request: AuthenticatedHttpRequest, pk: int, what: str, *, organisation: Organisation
+) -> HttpResponse:
     """Add an address, a contact (or billing sub-contact) or a site to a customer."""
     customer = owned(Customer, organisation, pk)
     if what not in ADDERS:
@@ -114,7 +129,9 @@ def customer_add(request, pk, what, *, organisation):
 
 @require_POST
 @staff_required
-def address_default(request, pk, address_pk, *, organisation):
+def address_default(
+    request: AuthenticatedHttpRequest, pk: int, address_pk: int, *, organisation: Organisation
+) -> HttpResponse:
     customer = owned(Customer, organisation, pk)
     address = Address.objects.filter(customer=customer, pk=address_pk).first()
     if address is None:
@@ -132,7 +149,7 @@ PARTS = {
 }
 
 
-def _part(customer, what, part_pk):
+def _part(customer: Customer, what: str, part_pk: int) -> CustomerPart:
     if what not in PARTS:
         raise Http404
     part = getattr(customer, PARTS[what][0]).filter(pk=part_pk).first()
@@ -142,7 +159,9 @@ def _part(customer, what, part_pk):
 
 
 @staff_required
-def customer_part_edit(request, pk, what, part_pk, *, organisation):
+def customer_part_edit(
+    request: AuthenticatedHttpRequest, pk: int, what: str, part_pk: int, *, organisation: Organisation
+) -> HttpResponse:
     """Change one address, contact or site of a customer."""
     customer = owned(Customer, organisation, pk)
     part = _part(customer, what, part_pk)
@@ -164,7 +183,9 @@ def customer_part_edit(request, pk, what, part_pk, *, organisation):
 
 @require_POST
 @staff_required
-def customer_part_remove(request, pk, what, part_pk, *, organisation):
+def customer_part_remove(
+    request: AuthenticatedHttpRequest, pk: int, what: str, part_pk: int, *, organisation: Organisation
+) -> HttpResponse:
     customer = owned(Customer, organisation, pk)
     try:
         services.remove_part(part=_part(customer, what, part_pk), actor=request.user)

@@ -1,9 +1,11 @@
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from acquitte.core.http import paginate
+from acquitte.core.http import AuthenticatedHttpRequest, paginate
+from acquitte.customers.models import Organisation
 from acquitte.invoicing.selectors import staff_invoices
 from acquitte.notifications import selectors as notes
 from acquitte.notifications import services as notify
@@ -14,7 +16,7 @@ from ..access import staff_required
 
 
 @staff_required
-def home(request, *, organisation):
+def home(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     return render(
         request,
         "backoffice/home.html",
@@ -30,14 +32,14 @@ def home(request, *, organisation):
 
 
 @staff_required
-def notification_list(request, *, organisation):
+def notification_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     page = paginate(request, notes.notifications(organisation=organisation))
     return render(request, "backoffice/notifications.html", {"page": page})
 
 
 @require_POST
 @staff_required
-def notifications_read(request, *, organisation):
-    count = notify.mark_read(organisation=organisation, user=request.user)
+def notifications_read(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
+    count = notify.mark_read(organisation=organisation, actor=request.user)
     messages.success(request, _("%(n)s notification(s) marquée(s) comme lue(s).") % {"n": count})
     return redirect("backoffice:notifications")

@@ -1,34 +1,39 @@
+from typing import Any
+
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from acquitte.core.errors import BusinessError
-from acquitte.core.http import paginate
-from acquitte.core.models import AuditLog
-from acquitte.customers.models import Customer
-from acquitte.documents.services import pdf_response, public_url
+from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.core.selectors import history
+from acquitte.customers.models import Organisation
+from acquitte.customers.selectors import customer_of
+from acquitte.documents.services import pdf_response, public_url, send_invoice
 from acquitte.invoicing import services
 from acquitte.invoicing.models import Invoice
-from acquitte.invoicing.selectors import STAFF_SORTS, staff_invoices
-from acquitte.notifications.models import OutboundMessage
+from acquitte.invoicing.selectors import STAFF_SORTS, credit_notes_of, staff_invoices
+from acquitte.notifications.selectors import messages_about
+from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.forms import RecordPaymentForm
 from acquitte.payments.models import Payment
 
-from ..access import owned, report, staff_required
+from ..access import owned, staff_required
 from ..builders import BUILDERS
 from ..forms import InvoiceDatesForm, InvoiceFilterForm, RefundForm
 from .builder import pick_customer
 
 
 @staff_required
-def invoice_list(request, *, organisation):
+def invoice_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     form = InvoiceFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     customer = None
     if request.GET.get("customer"):
-        customer = Customer.objects.filter(organisation=organisation, pk=request.GET["customer"]).first()
+        customer = customer_of(organisation=organisation, pk=request.GET["customer"])
     sort = request.GET.get("sort", "")
     rows = staff_invoices(
         organisation,
@@ -57,37 +62,29 @@ def invoice_list(request, *, organisation):
 
 
 @staff_required
-def invoice_new(request, *, organisation):
+def invoice_new(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     """A one-off invoice: pick the customer, then add catalogue lines in the editor."""
     return pick_customer(request, organisation, BUILDERS["factures"])
 
 
 @staff_required
-def invoice_detail(request, pk, *, organisation):
+def invoice_detail(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     invoice = owned(Invoice.objects.select_related("customer", "corrects"), organisation, pk)
     return render(request, "backoffice/invoice_detail.html", _detail_context(invoice, organisation))
 
 
-def _detail_context(invoice, organisation, **extra):
+def _detail_context(invoice: Invoice, organisation: Organisation, **extra: Any) -> dict[str, Any]:
     context = {
         "invoice": invoice,
         "lines": invoice.lines.all(),
         "taxes": invoice.taxes.all(),
         "status": invoice.display_status(),
         "public_url": public_url(invoice),
-        "payments": Payment.objects.filter(allocations__invoice=invoice).distinct().order_by("created_at"),
-        "credit_notes": Invoice.objects.filter(organisation=organisation, corrects=invoice),
-        "outbound": OutboundMessage.objects.filter(organisation=organisation, reference=invoice.number).defer(
-            "attachment"
-        )
-        if invoice.number
-        else [],
-        "history": AuditLog.objects.filter(
-            organisation=organisation,
-            content_type__app_label="invoicing",
-            content_type__model="invoice",
-            object_id=str(invoice.pk),
-        ).order_by("at", "pk"),
+        "payments": payment_selectors.invoice_payments(invoice),
+        "credit_notes": credit_notes_of(invoice),
+        "outbound": messages_about(organisation=organisation, reference=invoice.number),
+        "history": history(organisation=organisation, obj=invoice),
+        "payable": payment_selectors.payable(invoice),
         "record_form": RecordPaymentForm(initial={"amount": invoice.amount_due}),
         "dates_form": InvoiceDatesForm(initial={"due_date": invoice.due_date, "notes": invoice.notes}),
     }
@@ -97,7 +94,9 @@ def _detail_context(invoice, organisation, **extra):
 
 @require_POST
 @staff_required
-def invoice_action(request, pk, action, *, organisation):
+def invoice_action(
+    request: AuthenticatedHttpRequest, pk: int, action: str, *, organisation: Organisation
+) -> HttpResponse:
     invoice = owned(Invoice, organisation, pk)
     user = request.user
     try:
@@ -105,7 +104,7 @@ def invoice_action(request, pk, action, *, organisation):
             invoice = services.finalise_invoice(invoice=invoice, actor=user)
             messages.success(request, _("Facture %(number)s émise.") % {"number": invoice.number})
         elif action == "send":
-            services.send_invoice(invoice=invoice, actor=user)
+            send_invoice(invoice=invoice, actor=user)
             messages.success(request, _("Facture envoyée avec son lien de consultation."))
         elif action == "void":
             services.void_invoice(invoice=invoice, actor=user, reason=request.POST.get("reason", ""))
@@ -125,7 +124,7 @@ def invoice_action(request, pk, action, *, organisation):
         elif action == "dates":
             form = InvoiceDatesForm(request.POST)
             if not form.is_valid():
-                raise BusinessError(_("Date invalide."))
+                raise BusinessError(_("Date invalide."), code=ErrorCode.INVALID_DATE)
             services.update_draft(invoice=invoice, actor=user, **form.cleaned_data)
             messages.success(request, _("Brouillon enregistré."))
         elif action == "delete":
@@ -139,7 +138,9 @@ def invoice_action(request, pk, action, *, organisation):
 
 @require_POST
 @staff_required
-def invoice_record_payment(request, pk, *, organisation):
+def invoice_record_payment(
+    request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation
+) -> HttpResponse:
     """Record a transfer or cheque received for this invoice."""
     invoice = owned(Invoice.objects.select_related("customer"), organisation, pk)
     form = RecordPaymentForm(request.POST)
@@ -162,13 +163,13 @@ def invoice_record_payment(request, pk, *, organisation):
 
 
 @staff_required
-def invoice_pdf(request, pk, *, organisation):
+def invoice_pdf(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     return pdf_response(owned(Invoice, organisation, pk), download=request.GET.get("download") == "1")
 
 
 @require_POST
 @staff_required
-def payment_refund(request, pk, *, organisation):
+def payment_refund(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     """Give back all or part of a payment, through the provider that took it."""
     payment = owned(Payment, organisation, pk)
     form = RefundForm(request.POST)

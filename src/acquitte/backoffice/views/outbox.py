@@ -1,18 +1,20 @@
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
-from acquitte.core.http import paginate
+from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.customers.models import Organisation
 from acquitte.notifications import selectors, services
 from acquitte.notifications.models import OutboundMessage
 
-from ..access import owned, report, staff_required
+from ..access import owned, staff_required
 
 
 @staff_required
-def outbox(request, *, organisation):
+def outbox(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     channel, status = request.GET.get("channel", ""), request.GET.get("status", "")
     query = request.GET.get("q", "").strip()
     rows = selectors.outbox(organisation=organisation, channel=channel, status=status, query=query)
@@ -31,14 +33,14 @@ def outbox(request, *, organisation):
 
 
 @staff_required
-def message_detail(request, pk, *, organisation):
+def message_detail(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     message = owned(OutboundMessage.objects.defer("attachment"), organisation, pk)
     return render(request, "backoffice/message_detail.html", {"message": message})
 
 
 @require_POST
 @staff_required
-def message_retry(request, pk, *, organisation):
+def message_retry(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     message = owned(OutboundMessage, organisation, pk)
     try:
         services.retry_message(message=message, actor=request.user)

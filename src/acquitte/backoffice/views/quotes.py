@@ -1,25 +1,29 @@
+from typing import Any
+
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
-from acquitte.core.http import client_ip, paginate
-from acquitte.core.models import AuditLog
-from acquitte.notifications.models import OutboundMessage
+from acquitte.core.http import AuthenticatedHttpRequest, client_ip, paginate, report
+from acquitte.core.selectors import history
+from acquitte.customers.models import Organisation
+from acquitte.notifications.selectors import messages_about
 from acquitte.quotes import services
 from acquitte.quotes.models import Quote
-from acquitte.quotes.selectors import quotes_for_organisation
+from acquitte.quotes.selectors import quote_taxes, quotes_for_organisation
 from acquitte.quotes.views import pdf_response
 
-from ..access import owned, report, staff_required
+from ..access import owned, staff_required
 from ..builders import BUILDERS
 from ..forms import QuoteDetailsForm
 from .builder import pick_customer
 
 
 @staff_required
-def quote_list(request, *, organisation):
+def quote_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     status = request.GET.get("status", "")
     query = request.GET.get("q", "").strip()
     rows = quotes_for_organisation(organisation, status=status, query=query, sort=request.GET.get("sort", ""))
@@ -36,12 +40,12 @@ def quote_list(request, *, organisation):
 
 
 @staff_required
-def quote_new(request, *, organisation):
+def quote_new(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     return pick_customer(request, organisation, BUILDERS["soumissions"])
 
 
 @staff_required
-def quote_review(request, pk, *, organisation):
+def quote_review(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     """ "Montant total": review, then view the PDF, save, send, or approve and take payment now."""
     quote = owned(Quote.objects.select_related("customer"), organisation, pk)
     if not quote.is_draft:
@@ -70,7 +74,7 @@ def quote_review(request, pk, *, organisation):
     return render(request, "backoffice/quote_review.html", _quote_context(quote, form=form))
 
 
-def _sent_message(quote) -> str:
+def _sent_message(quote: Quote) -> str:
     customer = quote.customer
     channels = [c for c, ok in ((_("par courriel"), customer.email), (_("par SMS"), customer.phone)) if ok]
     return _("Soumission %(number)s envoyée %(channels)s.") % {
@@ -79,11 +83,11 @@ def _sent_message(quote) -> str:
     }
 
 
-def _quote_context(quote, **extra):
+def _quote_context(quote: Quote, **extra: Any) -> dict[str, Any]:
     context = {
         "quote": quote,
         "lines": quote.lines.all(),
-        "taxes": services.quote_taxes(quote),
+        "taxes": quote_taxes(quote),
         "public_url": services.public_url(quote),
     }
     context.update(extra)
@@ -91,26 +95,15 @@ def _quote_context(quote, **extra):
 
 
 @staff_required
-def quote_detail(request, pk, *, organisation):
+def quote_detail(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     quote = owned(Quote.objects.select_related("customer", "invoice"), organisation, pk)
-    history = AuditLog.objects.filter(
-        organisation=organisation,
-        content_type__model="quote",
-        content_type__app_label="quotes",
-        object_id=str(pk),
-    ).order_by("at", "pk")
-    outbound = (
-        OutboundMessage.objects.filter(organisation=organisation, reference=quote.number).defer("attachment")
-        if quote.number
-        else []
-    )
     return render(
         request,
         "backoffice/quote_detail.html",
         _quote_context(
             quote,
-            history=history,
-            outbound=outbound,
+            history=history(organisation=organisation, obj=quote),
+            outbound=messages_about(organisation=organisation, reference=quote.number),
             decidable=services.is_decidable(quote, by_staff=True),
         ),
     )
@@ -118,7 +111,9 @@ def quote_detail(request, pk, *, organisation):
 
 @require_POST
 @staff_required
-def quote_action(request, pk, action, *, organisation):
+def quote_action(
+    request: AuthenticatedHttpRequest, pk: int, action: str, *, organisation: Organisation
+) -> HttpResponse:
     quote = owned(Quote, organisation, pk)
     try:
         if action == "send":
@@ -147,5 +142,5 @@ def quote_action(request, pk, action, *, organisation):
 
 
 @staff_required
-def quote_pdf(request, pk, *, organisation):
+def quote_pdf(request: AuthenticatedHttpRequest, pk: int, *, organisation: Organisation) -> HttpResponse:
     return pdf_response(owned(Quote, organisation, pk))

@@ -1,6 +1,8 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -8,9 +10,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
+from acquitte.core.http import AuthenticatedHttpRequest, report
+from acquitte.customers.models import Organisation
+from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
+from acquitte.payments.models import ProviderAccount
 
-from ..access import report, staff_required
+from ..access import staff_required
 from ..forms import PROVIDER_FIELDS, OnlinePaymentDefaultForm, ProviderForm
 
 PROVIDERS = [
@@ -20,8 +26,10 @@ PROVIDERS = [
 ]
 
 
-def _rows(organisation, forms=None):
-    accounts = payments.provider_accounts(organisation)
+def _rows(
+    organisation: Organisation, forms: dict[str, ProviderForm] | None = None
+) -> tuple[ProviderAccount | None, list[dict[str, Any]]]:
+    accounts = payment_selectors.provider_accounts(organisation)
     forms = forms or {}
     rows = [
         {
@@ -29,7 +37,7 @@ def _rows(organisation, forms=None):
             "name": name,
             "purpose": purpose,
             "account": accounts.get(key),
-            "masked": payments.masked_credentials(accounts[key]) if key in accounts else {},
+            "masked": payment_selectors.masked_credentials(accounts[key]) if key in accounts else {},
             "form": forms.get(key) or ProviderForm(provider=key),
             "webhook_url": settings.PUBLIC_BASE_URL.rstrip("/")
             + reverse("payments:webhook", args=[key, organisation.slug]),
@@ -40,11 +48,16 @@ def _rows(organisation, forms=None):
 
 
 @staff_required
-def payment_settings(request, *, organisation):
+def payment_settings(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     return _page(request, organisation)
 
 
-def _page(request, organisation, forms=None, status=200):
+def _page(
+    request: AuthenticatedHttpRequest,
+    organisation: Organisation,
+    forms: dict[str, ProviderForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
     sandbox, rows = _rows(organisation, forms)
     return render(
         request,
@@ -63,7 +76,7 @@ def _page(request, organisation, forms=None, status=200):
 
 @require_POST
 @staff_required
-def connect(request, provider, *, organisation):
+def connect(request: AuthenticatedHttpRequest, provider: str, *, organisation: Organisation) -> HttpResponse:
     if provider == "sandbox":
         try:
             payments.connect_provider(
@@ -96,7 +109,9 @@ def connect(request, provider, *, organisation):
 
 @require_POST
 @staff_required
-def disconnect(request, provider, *, organisation):
+def disconnect(
+    request: AuthenticatedHttpRequest, provider: str, *, organisation: Organisation
+) -> HttpResponse:
     try:
         payments.disconnect_provider(organisation=organisation, provider=provider, actor=request.user)
     except BusinessError as exc:
@@ -108,7 +123,7 @@ def disconnect(request, provider, *, organisation):
 
 @require_POST
 @staff_required
-def online_default(request, *, organisation):
+def online_default(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     form = OnlinePaymentDefaultForm(request.POST)
     form.is_valid()
     try:

@@ -1,7 +1,26 @@
 """The interface every payment provider implements, in the provider-neutral terms the app uses."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class ChargeStatus(StrEnum):
+    """What a provider says of a charge or a refund."""
+
+    #: The money moved.
+    SUCCEEDED = "succeeded"
+    #: Accepted, settles later (a direct debit, a refund on its way); webhooks tell the rest.
+    PENDING = "pending"
+    #: Refused.
+    FAILED = "failed"
+    #: Not found, or a hosted payment the payer abandoned or that expired: no money moved.
+    UNKNOWN = "unknown"
+    #: A hosted payment the payer has not finished, or a refund the provider cannot tell us about:
+    #: nothing to apply yet.
+    OPEN = "open"
 
 
 @dataclass(frozen=True)
@@ -13,11 +32,9 @@ class SavedMethod:
 
 @dataclass(frozen=True)
 class ChargeResult:
-    """``status`` is succeeded, pending (settles later by webhook), failed, unknown (not found, or a
-    hosted payment the payer abandoned or that expired), or open (a hosted payment the payer has not
-    finished yet: nothing to apply). ``reference`` replaces the stored provider reference when given."""
+    """``reference`` replaces the stored provider reference when given."""
 
-    status: str
+    status: ChargeStatus
     reference: str = ""
     failure_code: str = ""
 
@@ -37,8 +54,8 @@ class ProviderEvent:
     event_id: str
     event_type: str
     reference: str
-    status: str
-    payload: dict = field(default_factory=dict)
+    status: ChargeStatus
+    payload: dict[str, Any] = field(default_factory=dict)
     #: The id later events will carry instead of ``reference`` (a GoCardless billing request becomes
     #: a payment), so that both find the same charge.
     new_reference: str = ""
@@ -65,7 +82,7 @@ class Provider:
     name = ""
     hosted = False
 
-    def __init__(self, *, credentials: dict | None = None, mode: str = "test"):
+    def __init__(self, *, credentials: dict[str, str] | None = None, mode: str = "test"):
         self.credentials = credentials or {}
         self.mode = mode
 
@@ -119,11 +136,16 @@ class Provider:
         The same ``idempotency_key`` again (a retry after a timeout) must not refund twice."""
         raise NotImplementedError
 
-    def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
+    def refund_status(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        """What the provider knows of the refund asked with this key, for reconciliation: ``unknown``
+        when it is sure there is none, ``open`` when it cannot tell (the refund stays in doubt)."""
+        return ChargeResult(status=ChargeStatus.OPEN)
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
         """Verify the signature and freshness, then normalise; raise WebhookRejected otherwise.
         ``secret`` is the account's webhook secret; events the app does not act on are left out."""
         raise NotImplementedError
 
-    def parse_payload(self, payload: dict) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
         """Normalise a stored event's payload (already verified when it was received)."""
         raise NotImplementedError

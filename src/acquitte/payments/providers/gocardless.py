@@ -9,7 +9,9 @@ the payment — hence ``new_reference``.
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import gocardless_pro
 import requests
@@ -17,9 +19,10 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from gocardless_pro import errors as gocardless_errors
 
-from acquitte.core.errors import BusinessError
+from acquitte.core.errors import BusinessError, ErrorCode
 
-from .base import ChargeResult, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .base import ChargeResult, ChargeStatus, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .names import OnlineKind
 from .verify import DEFAULT_GOCARDLESS_API_BASES
 
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -31,16 +34,21 @@ TIMEOUT_SECONDS = 10
 METADATA_VALUE_MAX = 500
 
 #: A payment is only ours once paid out; "confirmed" means collected from the payer, not yet paid to us.
+# A billing request's end states, as GoCardless names them.
+BILLING_REQUEST_STATUSES = {"fulfilled": ChargeStatus.PENDING, "cancelled": ChargeStatus.UNKNOWN}
+
 PAYMENT_STATUSES = {
-    "confirmed": "pending",
-    "paid_out": "succeeded",
-    "failed": "failed",
-    "cancelled": "failed",
-    "customer_approval_denied": "failed",
-    "charged_back": "failed",
+    "confirmed": ChargeStatus.PENDING,
+    "paid_out": ChargeStatus.SUCCEEDED,
+    "failed": ChargeStatus.FAILED,
+    "cancelled": ChargeStatus.FAILED,
+    "customer_approval_denied": ChargeStatus.FAILED,
+    "charged_back": ChargeStatus.FAILED,
 }
-PAYMENT_EVENTS = {**PAYMENT_STATUSES, "late_failure_settled": "failed"}
-BILLING_REQUEST_EVENTS = {"fulfilled": "pending", "cancelled": "unknown"}
+PAYMENT_EVENTS = {**PAYMENT_STATUSES, "late_failure_settled": ChargeStatus.FAILED}
+BILLING_REQUEST_EVENTS = {"fulfilled": ChargeStatus.PENDING, "cancelled": ChargeStatus.UNKNOWN}
+#: A refund GoCardless has not refused is on its way; only these two mean it will not happen.
+REFUND_FAILED = {"cancelled", "failed"}
 
 
 class GoCardlessProvider(Provider):
@@ -65,7 +73,7 @@ class GoCardlessProvider(Provider):
         The key goes both as the Idempotency-Key (a retry gets the same billing request back) and in
         the metadata, so that the request can be found from GoCardless's dashboard.
         """
-        if kind != "debit":
+        if kind != OnlineKind.DEBIT:
             raise ValueError(f"GoCardless only takes direct debits, not {kind!r}")
         currency = currency.upper()
         billing_request = self._service("billing_requests").create(
@@ -80,7 +88,7 @@ class GoCardlessProvider(Provider):
             },
             headers={"Idempotency-Key": idempotency_key},
         )
-        flow = {
+        flow: dict[str, Any] = {
             "redirect_uri": return_url,
             "exit_uri": cancel_url,
             "links": {"billing_request": billing_request.id},
@@ -100,7 +108,7 @@ class GoCardlessProvider(Provider):
             return _billing_request_result(self._service("billing_requests").get(reference))
         except gocardless_errors.InvalidApiUsageError as err:
             if err.code == 404:
-                return ChargeResult(status="unknown")
+                return ChargeResult(status=ChargeStatus.UNKNOWN)
             raise
 
     def cancel_hosted_payment(self, *, reference: str) -> ChargeResult:
@@ -112,12 +120,12 @@ class GoCardlessProvider(Provider):
             self._service("billing_requests").cancel(reference, params={})
         except gocardless_errors.ApiError:
             return self.payment_status(reference=reference)
-        return ChargeResult(status="unknown")
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
 
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
         """Always unknown: GoCardless cannot be searched by our key, and hosted payments are
         reconciled by reference (``payment_status``) instead."""
-        return ChargeResult(status="unknown")
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
@@ -126,6 +134,7 @@ class GoCardlessProvider(Provider):
 
         GoCardless wants the payment's total refunded amount, this refund included, as a
         confirmation; it is read from the payment itself so that a second partial refund works.
+        Our key goes in the refund's metadata too, so that ``refund_status`` can find it.
         """
         cents = _minor_units(amount)
         try:
@@ -134,12 +143,16 @@ class GoCardlessProvider(Provider):
             raise _refused(err) from err
         except (requests.RequestException, gocardless_errors.GoCardlessProError) as err:
             raise BusinessError(
-                _("GoCardless est injoignable ; aucun remboursement n'a été fait. Réessayez dans un instant.")
+                _(
+                    "GoCardless est injoignable ; aucun remboursement n'a été fait. Réessayez dans un instant."
+                ),
+                code=ErrorCode.PROVIDER_UNAVAILABLE,
             ) from err
         if currency and currency.upper() != payment.currency:
             raise BusinessError(
                 _("Ce paiement GoCardless est en %(payment)s, pas en %(refund)s.")
-                % {"payment": payment.currency, "refund": currency.upper()}
+                % {"payment": payment.currency, "refund": currency.upper()},
+                code=ErrorCode.CURRENCY_MISMATCH,
             )
         try:
             refund = self._service("refunds").create(
@@ -147,6 +160,11 @@ class GoCardlessProvider(Provider):
                     "amount": cents,
                     "total_amount_confirmation": (payment.amount_refunded or 0) + cents,
                     "links": {"payment": reference},
+                    **(
+                        {"metadata": {"idempotency_key": idempotency_key[:METADATA_VALUE_MAX]}}
+                        if idempotency_key
+                        else {}
+                    ),
                 },
                 headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
             )
@@ -157,11 +175,25 @@ class GoCardlessProvider(Provider):
                 _(
                     "GoCardless n'a pas répondu comme prévu : le remboursement a pu être fait ou non. "
                     "Vérifiez-le dans votre tableau de bord GoCardless avant de réessayer."
-                )
+                ),
+                code=ErrorCode.PROVIDER_UNAVAILABLE,
             ) from err
-        return ChargeResult(status="pending", reference=refund.id)
+        return ChargeResult(status=ChargeStatus.PENDING, reference=refund.id)
 
-    def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
+    def refund_status(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        """The refunds of the payment, searched for the one carrying our key in its metadata."""
+        refunds = self._service("refunds").all(params={"payment": reference})
+        for refund in refunds:
+            if (refund.metadata or {}).get("idempotency_key") == idempotency_key[:METADATA_VALUE_MAX]:
+                failed = refund.status in REFUND_FAILED
+                return ChargeResult(
+                    status=ChargeStatus.FAILED if failed else ChargeStatus.PENDING,
+                    reference=refund.id,
+                    failure_code=refund.status if failed else "",
+                )
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
         """GoCardless signs the raw body, with no timestamp: a replayed delivery is harmless anyway,
         since each event is stored once by its id."""
         given = headers.get(SIGNATURE_HEADER) or ""
@@ -178,13 +210,13 @@ class GoCardlessProvider(Provider):
             raise WebhookRejected("malformed body", 400)
         return [parsed for parsed in map(_normalise, events) if parsed is not None]
 
-    def parse_payload(self, payload: dict) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
         parsed = _normalise(payload)
         if parsed is None:
             raise WebhookRejected("event not handled", 400)
         return parsed
 
-    def _service(self, name: str):
+    def _service(self, name: str) -> Any:
         """One SDK service without its automatic retries: whether to retry is the caller's call."""
         bases = getattr(settings, "GOCARDLESS_API_BASES", DEFAULT_GOCARDLESS_API_BASES)
         client = gocardless_pro.Client(
@@ -205,34 +237,35 @@ def _minor_units(amount: Decimal) -> int:
     return int(cents)
 
 
-def _prefilled_customer(email: str, name: str) -> dict:
+def _prefilled_customer(email: str, name: str) -> dict[str, str]:
     """Saves the payer typing what we already know; GoCardless wants the name in two parts."""
     given_name, _space, family_name = name.strip().partition(" ")
     prefilled = {"email": email, "given_name": given_name, "family_name": family_name.strip()}
     return {field: value for field, value in prefilled.items() if value}
 
 
-def _billing_request_result(billing_request) -> ChargeResult:
-    if billing_request.status == "fulfilled":
-        return ChargeResult(status="pending", reference=billing_request.links.payment_request_payment or "")
-    if billing_request.status == "cancelled":
-        return ChargeResult(status="unknown")
-    return ChargeResult(status="open")
+def _billing_request_result(billing_request: Any) -> ChargeResult:
+    status = BILLING_REQUEST_STATUSES.get(billing_request.status, ChargeStatus.OPEN)
+    if status == ChargeStatus.PENDING:
+        return ChargeResult(status=status, reference=billing_request.links.payment_request_payment or "")
+    return ChargeResult(status=status)
 
 
-def _payment_result(payment) -> ChargeResult:
+def _payment_result(payment: Any) -> ChargeResult:
     """A failed payment's cause is only in its events; its status says enough to show."""
-    status = PAYMENT_STATUSES.get(payment.status, "pending")
-    return ChargeResult(
-        status=status, reference=payment.id, failure_code=payment.status if status == "failed" else ""
-    )
+    status = PAYMENT_STATUSES.get(payment.status, ChargeStatus.PENDING)
+    failed = status == ChargeStatus.FAILED
+    return ChargeResult(status=status, reference=payment.id, failure_code=payment.status if failed else "")
 
 
 def _refused(err: gocardless_errors.ApiError) -> BusinessError:
-    return BusinessError(_("GoCardless a refusé ce remboursement : %(reason)s") % {"reason": err})
+    return BusinessError(
+        _("GoCardless a refusé ce remboursement : %(reason)s") % {"reason": err},
+        code=ErrorCode.REFUND_REFUSED,
+    )
 
 
-def _normalise(event) -> ProviderEvent | None:
+def _normalise(event: dict[str, Any]) -> ProviderEvent | None:
     """The event in our terms, None for one the app does not act on; WebhookRejected if malformed."""
     try:
         resource, action, links = event["resource_type"], event["action"], event.get("links") or {}

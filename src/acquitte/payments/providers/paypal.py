@@ -7,10 +7,14 @@ stored reference is always the order id: capture webhooks carry it in their rela
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 import requests
-from apimatic_core.exceptions.auth_validation_exception import AuthValidationException
+from apimatic_core.exceptions.auth_validation_exception import (  # type: ignore[import-untyped]  # apimatic_core ships no types
+    AuthValidationException,
+)
 from django.conf import settings
 from django.utils.translation import gettext as _
 from paypalserversdk.configuration import Environment
@@ -28,9 +32,10 @@ from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
 from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
-from acquitte.core.errors import BusinessError
+from acquitte.core.errors import BusinessError, ErrorCode
 
-from .base import ChargeResult, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from ..models import ProviderAccount
+from .base import ChargeResult, ChargeStatus, HostedPayment, Provider, ProviderEvent, WebhookRejected
 from .verify import DEFAULT_PAYPAL_API_BASES, _PayPalConfiguration
 
 logger = logging.getLogger(__name__)
@@ -47,20 +52,24 @@ TRANSMISSION_HEADERS = {
     "auth_algo": "paypal-auth-algo",
 }
 CAPTURE_STATUSES = {
-    "COMPLETED": "succeeded",
-    "PARTIALLY_REFUNDED": "succeeded",
-    "REFUNDED": "succeeded",
-    "PENDING": "pending",
-    "DECLINED": "failed",
-    "FAILED": "failed",
+    "COMPLETED": ChargeStatus.SUCCEEDED,
+    "PARTIALLY_REFUNDED": ChargeStatus.SUCCEEDED,
+    "REFUNDED": ChargeStatus.SUCCEEDED,
+    "PENDING": ChargeStatus.PENDING,
+    "DECLINED": ChargeStatus.FAILED,
+    "FAILED": ChargeStatus.FAILED,
 }
 # Approval is left out: the capture happens when the payer returns, and its event follows.
 EVENT_STATUSES = {
-    "PAYMENT.CAPTURE.COMPLETED": "succeeded",
-    "PAYMENT.CAPTURE.PENDING": "pending",
-    "PAYMENT.CAPTURE.DENIED": "failed",
-    "PAYMENT.CAPTURE.DECLINED": "failed",
+    "PAYMENT.CAPTURE.COMPLETED": ChargeStatus.SUCCEEDED,
+    "PAYMENT.CAPTURE.PENDING": ChargeStatus.PENDING,
+    "PAYMENT.CAPTURE.DENIED": ChargeStatus.FAILED,
+    "PAYMENT.CAPTURE.DECLINED": ChargeStatus.FAILED,
 }
+# An order's end states, as PayPal names them; a completed order's outcome is in its capture.
+ORDER_COMPLETED = "COMPLETED"
+ORDER_STATUSES = {"COMPLETED": ChargeStatus.SUCCEEDED, "VOIDED": ChargeStatus.UNKNOWN}
+REFUND_STATUSES = {"COMPLETED": ChargeStatus.SUCCEEDED, "PENDING": ChargeStatus.PENDING}
 CALL_ERRORS = (ApiException, AuthValidationException, requests.RequestException)
 
 
@@ -68,7 +77,7 @@ def _value(amount: Decimal, currency: str) -> str:
     return f"{amount:.0f}" if currency.upper() in ZERO_DECIMAL_CURRENCIES else f"{amount:.2f}"
 
 
-def _captures(order: dict) -> list[dict]:
+def _captures(order: dict[str, Any]) -> list[dict[str, Any]]:
     units = order.get("purchase_units") or []
     return [capture for unit in units for capture in (unit.get("payments") or {}).get("captures") or []]
 
@@ -83,14 +92,16 @@ class PayPalProvider(Provider):
     name = "paypal"
     hosted = True
 
-    def __init__(self, *, credentials: dict | None = None, mode: str = "test"):
+    def __init__(self, *, credentials: dict[str, str] | None = None, mode: str = "test"):
         super().__init__(credentials=credentials, mode=mode)
         self.base_url = getattr(settings, "PAYPAL_API_BASES", DEFAULT_PAYPAL_API_BASES)[mode]
         self.client = PaypalServersdkClient(
             config=_PayPalConfiguration(
                 base_uri=self.base_url,
                 timeout=TIMEOUT_SECONDS,
-                environment=Environment.SANDBOX if mode == "test" else Environment.PRODUCTION,
+                environment=Environment.SANDBOX
+                if mode == ProviderAccount.Mode.TEST
+                else Environment.PRODUCTION,
                 client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
                     self.credentials.get("client_id", ""), self.credentials.get("client_secret", "")
                 ),
@@ -160,7 +171,7 @@ class PayPalProvider(Provider):
                     raise
                 if _issue(err) != "ORDER_ALREADY_CAPTURED":
                     return ChargeResult(
-                        status="failed", reference=reference, failure_code=_issue(err).lower()
+                        status=ChargeStatus.FAILED, reference=reference, failure_code=_issue(err).lower()
                     )
                 order = self._get_order(reference)
         return self._order_result(order, reference)
@@ -172,11 +183,11 @@ class PayPalProvider(Provider):
         order = self._get_order(reference)
         if order.get("status") == "COMPLETED":
             return self._order_result(order, reference)
-        return ChargeResult(status="unknown", reference=reference)
+        return ChargeResult(status=ChargeStatus.UNKNOWN, reference=reference)
 
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
         """Orders cannot be searched by PayPal-Request-Id; hosted payments are reconciled by reference."""
-        return ChargeResult(status="unknown")
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
@@ -187,7 +198,8 @@ class PayPalProvider(Provider):
             capture = next(iter(_captures(order)), None)
             if capture is None:
                 raise BusinessError(
-                    _("Ce paiement PayPal n'a pas été encaissé : il n'y a rien à rembourser.")
+                    _("Ce paiement PayPal n'a pas été encaissé : il n'y a rien à rembourser."),
+                    code=ErrorCode.REFUND_REFUSED,
                 )
             currency = currency or capture["amount"]["currency_code"]
             refund = self._call(
@@ -204,21 +216,29 @@ class PayPalProvider(Provider):
         except ErrorException as err:
             logger.warning("PayPal refused a refund of order %s: %s", reference, _issue(err))
             raise BusinessError(
-                _("PayPal a refusé le remboursement (%(reason)s).") % {"reason": _issue(err) or err.reason}
+                _("PayPal a refusé le remboursement (%(reason)s).") % {"reason": _issue(err) or err.reason},
+                code=ErrorCode.REFUND_REFUSED,
             ) from err
         except CALL_ERRORS as err:
             logger.warning("PayPal refund of order %s failed", reference, exc_info=True)
             raise BusinessError(
-                _("PayPal ne répond pas ; le remboursement n'a pas été fait. Réessayez.")
+                _("PayPal ne répond pas ; le remboursement n'a pas été fait. Réessayez."),
+                code=ErrorCode.PROVIDER_UNAVAILABLE,
             ) from err
-        status = {"COMPLETED": "succeeded", "PENDING": "pending"}.get(refund.get("status"))
+        status = REFUND_STATUSES.get(refund.get("status") or "")
         if status is None:
             raise BusinessError(
-                _("PayPal a refusé le remboursement (%(reason)s).") % {"reason": refund.get("status")}
+                _("PayPal a refusé le remboursement (%(reason)s).") % {"reason": refund.get("status")},
+                code=ErrorCode.REFUND_REFUSED,
             )
         return ChargeResult(status=status, reference=refund["id"])
 
-    def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
+    def refund_status(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        """PayPal keeps a refund's PayPal-Request-Id to itself and offers no search by it: the
+        refund stays in doubt (``open``) until staff retry it, which the same key makes safe."""
+        return ChargeResult(status=ChargeStatus.OPEN)
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
         """PayPal signs with a certificate, not a shared secret (``secret`` is unused): the SDK has no
         call for it, so the documented verify-webhook-signature endpoint is called with ``requests``
         and the SDK's OAuth token. The raw body is embedded as is, since PayPal checks the signature
@@ -261,7 +281,7 @@ class PayPalProvider(Provider):
             return []
         return [self.parse_payload(event)]
 
-    def parse_payload(self, payload: dict) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
         try:
             status = EVENT_STATUSES[payload["event_type"]]
             order_id = payload["resource"]["supplementary_data"]["related_ids"]["order_id"]
@@ -275,29 +295,25 @@ class PayPalProvider(Provider):
         except (KeyError, TypeError) as exc:
             raise WebhookRejected("malformed or unhandled event", 400) from exc
 
-    def _get_order(self, order_id: str) -> dict:
+    def _get_order(self, order_id: str) -> dict[str, Any]:
         return self._call(self.client.orders.get_order, {"id": order_id})
 
     @staticmethod
-    def _call(endpoint, options: dict) -> dict:
-        return json.loads(endpoint(options).text)
+    def _call(endpoint: Callable[[dict[str, Any]], Any], options: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(endpoint(options).text)
+        return answer
 
     @staticmethod
-    def _order_result(order: dict, reference: str) -> ChargeResult:
+    def _order_result(order: dict[str, Any], reference: str) -> ChargeResult:
         status = order.get("status")
         captures = _captures(order)
-        if status == "COMPLETED" and captures:
+        if status == ORDER_COMPLETED and captures:
             capture = captures[0]
-            result = CAPTURE_STATUSES.get(capture.get("status"), "pending")
+            result = CAPTURE_STATUSES.get(capture.get("status") or "", ChargeStatus.PENDING)
             code = ((capture.get("status_details") or {}).get("reason") or "").lower()
-            return ChargeResult(
-                status=result, reference=reference, failure_code=code if result == "failed" else ""
-            )
-        if status == "COMPLETED":
-            return ChargeResult(status="succeeded", reference=reference)
-        if status == "VOIDED":
-            return ChargeResult(status="unknown", reference=reference)
-        return ChargeResult(status="open", reference=reference)
+            failed = result == ChargeStatus.FAILED
+            return ChargeResult(status=result, reference=reference, failure_code=code if failed else "")
+        return ChargeResult(status=ORDER_STATUSES.get(status or "", ChargeStatus.OPEN), reference=reference)
 
 
 def _issue(err: ErrorException) -> str:

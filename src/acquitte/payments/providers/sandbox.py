@@ -10,13 +10,15 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from ..models import SandboxCharge, SandboxToken
-from .base import ChargeResult, Provider, ProviderEvent, SavedMethod, WebhookRejected
+from ..models import SandboxCharge, SandboxRefund, SandboxToken
+from .base import ChargeResult, ChargeStatus, Provider, ProviderEvent, SavedMethod, WebhookRejected
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 TOLERANCE_SECONDS = 300
@@ -26,6 +28,13 @@ TEST_CARDS = {
     "4000000000000002": "declined",
     "4000000000009995": "insufficient_funds",
     "4000000000000341": "fail_charges",
+}
+
+#: What each step of a direct debit's life means for the charge.
+DEBIT_OUTCOMES = {
+    "confirmed": ChargeStatus.PENDING,
+    "paid_out": ChargeStatus.SUCCEEDED,
+    "failed": ChargeStatus.FAILED,
 }
 
 
@@ -54,11 +63,11 @@ class SandboxProvider(Provider):
         saved = SandboxToken.objects.filter(token=token).first()
         behaviour = saved.behaviour if saved else "declined"
         status, code = {
-            "succeed": ("succeeded", ""),
-            "debit": ("pending", ""),
-            "declined": ("failed", "card_declined"),
-            "insufficient_funds": ("failed", "insufficient_funds"),
-            "fail_charges": ("failed", "card_declined"),
+            "succeed": (ChargeStatus.SUCCEEDED, ""),
+            "debit": (ChargeStatus.PENDING, ""),
+            "declined": (ChargeStatus.FAILED, "card_declined"),
+            "insufficient_funds": (ChargeStatus.FAILED, "insufficient_funds"),
+            "fail_charges": (ChargeStatus.FAILED, "card_declined"),
         }[behaviour]
         try:
             with transaction.atomic():
@@ -77,19 +86,37 @@ class SandboxProvider(Provider):
 
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
         charge = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
-        return self._result(charge) if charge else ChargeResult(status="unknown")
+        return self._result(charge) if charge else ChargeResult(status=ChargeStatus.UNKNOWN)
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
     ) -> ChargeResult:
+        """Refunds at once; the same key again finds the same refund."""
         charge = SandboxCharge.objects.get(reference=reference)
-        return ChargeResult(status="succeeded", reference=charge.reference)
+        key = idempotency_key or f"sbx_{secrets.token_hex(10)}"
+        try:
+            with transaction.atomic():
+                refund, _created = SandboxRefund.objects.get_or_create(
+                    idempotency_key=key,
+                    defaults={
+                        "reference": f"sbx_re_{secrets.token_hex(10)}",
+                        "charge": charge,
+                        "amount": amount,
+                    },
+                )
+        except IntegrityError:
+            refund = SandboxRefund.objects.get(idempotency_key=key)
+        return ChargeResult(status=ChargeStatus.SUCCEEDED, reference=refund.reference)
 
-    def settle_debit(self, *, reference: str, outcome: str) -> dict:
+    def refund_status(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        refund = SandboxRefund.objects.filter(idempotency_key=idempotency_key).first()
+        if refund is None:
+            return ChargeResult(status=ChargeStatus.UNKNOWN)
+        return ChargeResult(status=ChargeStatus.SUCCEEDED, reference=refund.reference)
+
+    def settle_debit(self, *, reference: str, outcome: str) -> dict[str, Any]:
         """Move a pending direct debit on (confirmed, paid_out or failed); return the event to post."""
-        SandboxCharge.objects.filter(reference=reference).update(
-            status={"confirmed": "pending", "paid_out": "succeeded", "failed": "failed"}[outcome]
-        )
+        SandboxCharge.objects.filter(reference=reference).update(status=DEBIT_OUTCOMES[outcome])
         return {
             "id": f"sbx_evt_{secrets.token_hex(10)}",
             "type": f"payment.{outcome}",
@@ -98,10 +125,10 @@ class SandboxProvider(Provider):
         }
 
     @staticmethod
-    def event_body(event: dict) -> bytes:
+    def event_body(event: dict[str, Any]) -> bytes:
         return json.dumps(event).encode()
 
-    def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
         header = headers.get(SIGNATURE_HEADER, "")
         try:
             parts = dict(item.split("=", 1) for item in header.split(","))
@@ -119,14 +146,14 @@ class SandboxProvider(Provider):
         except ValueError as exc:
             raise WebhookRejected("malformed body", 400) from exc
 
-    def parse_payload(self, payload: dict) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
         try:
             outcome = payload["type"].removeprefix("payment.")
             return ProviderEvent(
                 event_id=str(payload["id"]),
                 event_type=payload["type"],
                 reference=str(payload["data"]["reference"]),
-                status={"confirmed": "pending", "paid_out": "succeeded", "failed": "failed"}[outcome],
+                status=DEBIT_OUTCOMES[outcome],
                 payload=payload,
             )
         except (KeyError, TypeError, AttributeError) as exc:
@@ -135,5 +162,5 @@ class SandboxProvider(Provider):
     @staticmethod
     def _result(charge: SandboxCharge) -> ChargeResult:
         return ChargeResult(
-            status=charge.status, reference=charge.reference, failure_code=charge.failure_code
+            status=ChargeStatus(charge.status), reference=charge.reference, failure_code=charge.failure_code
         )

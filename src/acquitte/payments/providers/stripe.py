@@ -8,15 +8,21 @@ import json
 import logging
 import math
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 import stripe
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from ...core.errors import BusinessError
-from .base import ChargeResult, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from ...core.errors import BusinessError, ErrorCode
+from .base import ChargeResult, ChargeStatus, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .names import OnlineKind
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +42,23 @@ EXPIRY_STEP_SECONDS = 10 * 60
 # Checkout events the app acts on, and what each says of the payment; "completed" depends on
 # whether the money is there yet (it is not for payment methods that settle later).
 EVENT_STATUSES = {
-    "checkout.session.async_payment_succeeded": "succeeded",
-    "checkout.session.async_payment_failed": "failed",
-    "checkout.session.expired": "unknown",
+    "checkout.session.async_payment_succeeded": ChargeStatus.SUCCEEDED,
+    "checkout.session.async_payment_failed": ChargeStatus.FAILED,
+    "checkout.session.expired": ChargeStatus.UNKNOWN,
 }
 COMPLETED = "checkout.session.completed"
 
+# A Checkout Session's own states, as Stripe names them; "paid" is its payment_status.
+SESSION_OPEN = "open"
+SESSION_PAID = "paid"
+SESSION_STATUSES = {"complete": ChargeStatus.PENDING, "expired": ChargeStatus.UNKNOWN}
+
 REFUND_STATUSES = {
-    "succeeded": "succeeded",
-    "pending": "pending",
-    "requires_action": "pending",
-    "failed": "failed",
-    "canceled": "failed",
+    "succeeded": ChargeStatus.SUCCEEDED,
+    "pending": ChargeStatus.PENDING,
+    "requires_action": ChargeStatus.PENDING,
+    "failed": ChargeStatus.FAILED,
+    "canceled": ChargeStatus.FAILED,
 }
 
 
@@ -63,16 +74,20 @@ def _cents(amount: Decimal) -> int:
 
 
 @contextmanager
-def _stripe_errors(message: str):
-    """Turn Stripe's failures into a message for the person waiting; ``message`` takes Stripe's own."""
+def _stripe_errors(message: str, code: ErrorCode = ErrorCode.PROVIDER_UNAVAILABLE) -> Iterator[None]:
+    """Turn Stripe's failures into a message for the person waiting; ``message`` takes Stripe's own,
+    ``code`` says what a refusal means to the caller."""
     try:
         yield
     except stripe.APIConnectionError as err:
         logger.warning("Stripe could not be reached", exc_info=True)
-        raise BusinessError(_("Impossible de joindre Stripe ; réessayez dans un instant.")) from err
+        raise BusinessError(
+            _("Impossible de joindre Stripe ; réessayez dans un instant."),
+            code=ErrorCode.PROVIDER_UNAVAILABLE,
+        ) from err
     except stripe.StripeError as err:
         logger.warning("Stripe refused a request", exc_info=True)
-        raise BusinessError(message % {"message": err.user_message or str(err)}) from err
+        raise BusinessError(message % {"message": err.user_message or str(err)}, code=code) from err
 
 
 class StripeProvider(Provider):
@@ -102,12 +117,12 @@ class StripeProvider(Provider):
         customer_name: str = "",
     ) -> HostedPayment:
         """Checkout takes no payer name without a Stripe customer, so ``customer_name`` is unused."""
-        if kind != "card":
+        if kind != OnlineKind.CARD:
             raise ValueError(f"Stripe takes card payments here, not {kind!r}")
         if currency.upper() not in CURRENCIES:
             raise ValueError(f"currency {currency!r} is not taken through Stripe")
         metadata = {"idempotency_key": idempotency_key}
-        params = {
+        params: dict[str, Any] = {
             "mode": "payment",
             "payment_method_types": ["card"],
             "line_items": [
@@ -130,8 +145,12 @@ class StripeProvider(Provider):
             params["customer_email"] = customer_email
         with _stripe_errors(_("Stripe n'a pas pu ouvrir la page de paiement : %(message)s")):
             session = self.client.v1.checkout.sessions.create(
-                params=params, options={"idempotency_key": idempotency_key}
+                # payment_method_types is still accepted, but no longer in the SDK's TypedDict
+                params=cast("SessionCreateParams", params),
+                options={"idempotency_key": idempotency_key},
             )
+        if not session.url:
+            raise ValueError(f"Stripe session {session.id} has no payment page")
         return HostedPayment(url=session.url, reference=session.id)
 
     def payment_status(self, *, reference: str) -> ChargeResult:
@@ -144,41 +163,65 @@ class StripeProvider(Provider):
         with _stripe_errors(_("Stripe n'a pas pu fermer la page de paiement : %(message)s")):
             sessions = self.client.v1.checkout.sessions
             session = sessions.retrieve(reference)
-            if session.status == "open":
+            if session.status == SESSION_OPEN:
                 try:
                     session = sessions.expire(reference)
                 except stripe.InvalidRequestError:
                     # Completed between our two calls: what it is now is the answer.
                     session = sessions.retrieve(reference)
         result = self._session_result(session)
-        return ChargeResult(status="unknown") if result.status == "open" else result
+        return ChargeResult(status=ChargeStatus.UNKNOWN) if result.status == ChargeStatus.OPEN else result
 
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
         """Stripe cannot look a session up by our key; hosted payments are reconciled by their
         reference through ``payment_status`` instead."""
-        return ChargeResult(status="unknown")
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
     ) -> ChargeResult:
-        """``reference`` is the Checkout Session: the refund goes to the payment intent it created."""
-        with _stripe_errors(_("Stripe a refusé le remboursement : %(message)s")):
-            session = self.client.v1.checkout.sessions.retrieve(reference)
-            if not session.payment_intent:
-                raise BusinessError(
-                    _("Ce paiement Stripe n'a pas été encaissé : il n'y a rien à rembourser.")
-                )
-            if currency and currency.lower() != session.currency:
-                raise ValueError(f"refund in {currency}, payment in {session.currency}")
+        """``reference`` is the Checkout Session: the refund goes to the payment intent it created.
+        Our key goes in the refund's metadata too, so that ``refund_status`` can find it."""
+        with _stripe_errors(_("Stripe a refusé le remboursement : %(message)s"), ErrorCode.REFUND_REFUSED):
+            intent = self._payment_intent(reference, currency)
             refund = self.client.v1.refunds.create(
-                params={"payment_intent": session.payment_intent, "amount": _cents(amount)},
+                params={
+                    "payment_intent": intent,
+                    "amount": _cents(amount),
+                    **({"metadata": {"idempotency_key": idempotency_key}} if idempotency_key else {}),
+                },
                 options={"idempotency_key": idempotency_key} if idempotency_key else {},
             )
-        status = REFUND_STATUSES.get(refund.status, "pending")
-        failure = (getattr(refund, "failure_reason", None) or "") if status == "failed" else ""
-        return ChargeResult(status=status, reference=refund.id, failure_code=failure)
+        return _refund_result(refund)
 
-    def parse_webhook(self, *, body: bytes, headers, secret: str) -> list[ProviderEvent]:
+    def refund_status(self, *, reference: str, idempotency_key: str) -> ChargeResult:
+        """The refunds of the payment intent, searched for the one carrying our key."""
+        with _stripe_errors(_("Stripe n'a pas pu donner l'état du remboursement : %(message)s")):
+            intent = self._payment_intent(reference, "")
+            refunds = self.client.v1.refunds.list(params={"payment_intent": intent, "limit": 100})
+        for refund in refunds.data:
+            metadata = refund.metadata
+            if (
+                metadata is not None
+                and "idempotency_key" in metadata
+                and metadata["idempotency_key"] == idempotency_key
+            ):
+                return _refund_result(refund)
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
+
+    def _payment_intent(self, reference: str, currency: str) -> str:
+        session = self.client.v1.checkout.sessions.retrieve(reference)
+        if not session.payment_intent:
+            raise BusinessError(
+                _("Ce paiement Stripe n'a pas été encaissé : il n'y a rien à rembourser."),
+                code=ErrorCode.REFUND_REFUSED,
+            )
+        if currency and currency.lower() != session.currency:
+            raise ValueError(f"refund in {currency}, payment in {session.currency}")
+        intent = session.payment_intent
+        return intent if isinstance(intent, str) else intent.id
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
         try:
             text = body.decode()
         except UnicodeDecodeError as exc:
@@ -196,20 +239,21 @@ class StripeProvider(Provider):
         event = self._normalise(payload)
         return [event] if event else []
 
-    def parse_payload(self, payload: dict) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
         event = self._normalise(payload)
         if event is None:
             raise WebhookRejected(f"not an event the app acts on: {payload.get('type')!r}", 400)
         return event
 
     @staticmethod
-    def _normalise(payload) -> ProviderEvent | None:
+    def _normalise(payload: dict[str, Any]) -> ProviderEvent | None:
         """The event in the app's terms, or None for an event type it does not act on."""
         try:
             event_type = payload["type"]
             session = payload["data"]["object"]
             if event_type == COMPLETED:
-                status = "succeeded" if session["payment_status"] == "paid" else "pending"
+                paid = session["payment_status"] == "paid"
+                status = ChargeStatus.SUCCEEDED if paid else ChargeStatus.PENDING
             elif event_type in EVENT_STATUSES:
                 status = EVENT_STATUSES[event_type]
             else:
@@ -225,11 +269,14 @@ class StripeProvider(Provider):
             raise WebhookRejected("malformed body", 400) from exc
 
     @staticmethod
-    def _session_result(session) -> ChargeResult:
-        if session.payment_status == "paid":
-            return ChargeResult(status="succeeded", reference=session.id)
-        if session.status == "complete":
-            return ChargeResult(status="pending", reference=session.id)
-        if session.status == "expired":
-            return ChargeResult(status="unknown")
-        return ChargeResult(status="open")
+    def _session_result(session: stripe.checkout.Session) -> ChargeResult:
+        if session.payment_status == SESSION_PAID:
+            return ChargeResult(status=ChargeStatus.SUCCEEDED, reference=session.id)
+        status = SESSION_STATUSES.get(session.status or "", ChargeStatus.OPEN)
+        return ChargeResult(status=status, reference=session.id if status == ChargeStatus.PENDING else "")
+
+
+def _refund_result(refund: stripe.Refund) -> ChargeResult:
+    status = REFUND_STATUSES.get(refund.status or "", ChargeStatus.PENDING)
+    failure = (getattr(refund, "failure_reason", None) or "") if status == ChargeStatus.FAILED else ""
+    return ChargeResult(status=status, reference=refund.id, failure_code=failure)

@@ -9,6 +9,7 @@ PayPal credentials do not, so for PayPal the caller says which environment to as
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import gocardless_pro
 import requests
@@ -22,7 +23,9 @@ from paypalserversdk.exceptions.o_auth_provider_exception import OAuthProviderEx
 from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
+from ..models import ProviderAccount
 from ..secrets import masked
+from .names import ProviderName
 
 logger = logging.getLogger(__name__)
 
@@ -55,25 +58,25 @@ class CredentialsRejected(Exception):
         self.message = message
 
 
-def verify_credentials(*, provider: str, credentials: dict, mode: str = "") -> Verified:
+def verify_credentials(*, provider: str, credentials: dict[str, str], mode: str = "") -> Verified:
     """Ask the provider whether the credentials work; ``mode`` is only read for PayPal."""
-    if provider == "stripe":
+    if provider == ProviderName.STRIPE:
         return _verify_stripe(credentials)
-    if provider == "gocardless":
+    if provider == ProviderName.GOCARDLESS:
         return _verify_gocardless(credentials)
-    if provider == "paypal":
+    if provider == ProviderName.PAYPAL:
         return _verify_paypal(credentials, mode)
     raise ValueError(f"no credential check for provider {provider!r}")
 
 
-def _field(credentials: dict, name: str) -> str:
+def _field(credentials: dict[str, str], name: str) -> str:
     value = str(credentials.get(name, "")).strip()
     if not value:
         raise CredentialsRejected(_("Champs manquants : %(fields)s.") % {"fields": name})
     return value
 
 
-def _mode_from_prefix(value: str, modes: dict) -> str:
+def _mode_from_prefix(value: str, modes: dict[str, str]) -> str:
     return next((mode for prefix, mode in modes.items() if value.startswith(prefix)), "")
 
 
@@ -95,7 +98,7 @@ def _unexpected(provider: str) -> CredentialsRejected:
     )
 
 
-def _verify_stripe(credentials: dict) -> Verified:
+def _verify_stripe(credentials: dict[str, str]) -> Verified:
     secret_key = _field(credentials, "secret_key")
     webhook_secret = _field(credentials, "webhook_secret")
     mode = _mode_from_prefix(secret_key, STRIPE_KEY_MODES)
@@ -132,7 +135,7 @@ def _verify_stripe(credentials: dict) -> Verified:
     return Verified(mode=mode, account_name=name or "")
 
 
-def _verify_gocardless(credentials: dict) -> Verified:
+def _verify_gocardless(credentials: dict[str, str]) -> Verified:
     access_token = _field(credentials, "access_token")
     _field(credentials, "webhook_secret")
     mode = _mode_from_prefix(access_token, GOCARDLESS_TOKEN_MODES)
@@ -154,18 +157,18 @@ def _verify_gocardless(credentials: dict) -> Verified:
     return Verified(mode=mode, account_name=name or masked(access_token))
 
 
-class _PayPalConfiguration(Configuration):
+class _PayPalConfiguration(Configuration):  # type: ignore[misc]  # its base comes from untyped apimatic_core
     """The SDK only knows PayPal's two hosts; this lets settings point it elsewhere."""
 
-    def __init__(self, *, base_uri: str, **kwargs):
+    def __init__(self, *, base_uri: str, **kwargs: Any):
         self._base_uri = base_uri
         super().__init__(**kwargs)
 
-    def get_base_uri(self, server=Server.DEFAULT):
+    def get_base_uri(self, server: Server = Server.DEFAULT) -> str:
         return self._base_uri
 
 
-def _verify_paypal(credentials: dict, mode: str) -> Verified:
+def _verify_paypal(credentials: dict[str, str], mode: str) -> Verified:
     if mode not in MODES:
         raise ValueError(f"PayPal needs mode 'test' or 'live', not {mode!r}")
     client_id = _field(credentials, "client_id")
@@ -175,7 +178,7 @@ def _verify_paypal(credentials: dict, mode: str) -> Verified:
         config=_PayPalConfiguration(
             base_uri=bases[mode],
             timeout=TIMEOUT_SECONDS,
-            environment=Environment.SANDBOX if mode == "test" else Environment.PRODUCTION,
+            environment=Environment.SANDBOX if mode == ProviderAccount.Mode.TEST else Environment.PRODUCTION,
             client_credentials_auth_credentials=ClientCredentialsAuthCredentials(client_id, client_secret),
         )
     )

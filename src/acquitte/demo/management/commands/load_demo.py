@@ -1,9 +1,11 @@
 import logging
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from acquitte.demo.data import DEMO_PASSWORD, load_demo
 from acquitte.customers.models import Organisation, User
+from acquitte.demo.data import DEMO_PASSWORD, load_demo
 from acquitte.invoicing.models import Invoice
 from acquitte.quotes.models import Quote
 
@@ -11,10 +13,10 @@ from acquitte.quotes.models import Quote
 class Command(BaseCommand):
     help = "Charge les données de démonstration si elles sont absentes (idempotent)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
 
-    def handle(self, *args, url, **options):
+    def handle(self, *args: Any, url: str, **options: Any) -> None:
         # Tasks run in-process here (no broker); their per-task log lines would bury the logins.
         logging.getLogger("celery").setLevel(logging.WARNING)
         self.stdout.write("Données de démonstration :")
@@ -28,7 +30,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Mot de passe de tous les comptes de démonstration : {DEMO_PASSWORD}")
         for organisation in Organisation.objects.order_by("id"):
             invoice = (
-                Invoice.objects.filter(organisation=organisation, kind="invoice", status="open")
+                Invoice.objects.filter(
+                    organisation=organisation, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+                )
                 .order_by("due_date")
                 .first()
             )
@@ -37,7 +41,7 @@ class Command(BaseCommand):
                     f"Lien de paiement public ({organisation.name}, {invoice.number}) : {url}i/{invoice.public_token}/"
                 )
         for quote in (
-            Quote.objects.filter(status__in=["sent", "viewed"])
+            Quote.objects.filter(status__in=[Quote.Status.SENT, Quote.Status.VIEWED])
             .select_related("organisation")
             .order_by("organisation_id", "pk")
         ):
@@ -45,13 +49,14 @@ class Command(BaseCommand):
                 f"Lien de soumission ({quote.organisation.name}, {quote.number}) : {url}q/{quote.public_token}/"
             )
         demo_users = User.objects.filter(email__endswith=".demo").select_related("organisation", "customer")
-        roles = {User.Role.OWNER: 0, User.Role.ACCOUNTANT: 1, User.Role.READ_ONLY: 2}
+        roles: dict[str, int] = {User.Role.OWNER: 0, User.Role.ACCOUNTANT: 1, User.Role.READ_ONLY: 2}
         # Staff first (owner, accountant, read-only, per company), then the customers' portal logins.
         ordered = sorted(
             demo_users,
             key=lambda u: (u.customer_id is not None, u.organisation_id or 0, roles.get(u.role, 3), u.email),
         )
         for user in ordered:
-            who = user.organisation.name if user.organisation else f"client {user.customer.name}"
+            customer_name = user.customer.name if user.customer else ""
+            who = user.organisation.name if user.organisation else f"client {customer_name}"
             role = user.get_role_display() if user.role else "portail client"
             self.stdout.write(f"  {user.email:<36} {role:<16} {who}")

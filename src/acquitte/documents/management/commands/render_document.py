@@ -1,4 +1,6 @@
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,13 +11,21 @@ from acquitte.invoicing.models import Invoice
 class Command(BaseCommand):
     help = "Produit le PDF d'un document (facture, avoir, pro forma) dans un fichier, pour vérifier une mise en page."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("document", help="numéro (F-2026-000001) ou identifiant")
         parser.add_argument("--organisation", help="slug de l'organisation, si le numéro est ambigu")
         parser.add_argument("-o", "--output", help="fichier de sortie (défaut : <numéro>.pdf)")
         parser.add_argument("--png", action="store_true", help="une image PNG par page au lieu du PDF")
 
-    def handle(self, *args, document, organisation, output, png, **options):
+    def handle(
+        self,
+        *args: Any,
+        document: str,
+        organisation: str | None,
+        output: str | None,
+        png: bool,
+        **options: Any,
+    ) -> None:
         qs = Invoice.objects.select_related("organisation", "customer")
         if organisation:
             qs = qs.filter(organisation__slug=organisation)

@@ -1,4 +1,6 @@
 import datetime
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
@@ -8,9 +10,9 @@ from acquitte.payments.services import reconcile_payments
 class Command(BaseCommand):
     help = "Règle les prélèvements restés en suspens en interrogeant le prestataire (jamais en reprélevant)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--older-than", type=int, default=120, help="secondes (défaut 120)")
 
-    def handle(self, *args, older_than, **options):
+    def handle(self, *args: Any, older_than: int, **options: Any) -> None:
         counts = reconcile_payments(older_than=datetime.timedelta(seconds=older_than))
         self.stdout.write(f"vérifiées : {counts['checked']}, réglées : {counts['settled']}")

@@ -1,9 +1,13 @@
+from argparse import ArgumentParser
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.test import Client
 
 from acquitte.payments import services
 from acquitte.payments.models import ChargeAttempt
+from acquitte.payments.providers import ProviderName
 from acquitte.payments.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
 
 
@@ -13,18 +17,18 @@ class Command(BaseCommand):
         "signés au point d'entrée de l'application, comme le ferait un vrai prestataire."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--outcome", choices=["paid_out", "failed"], default="paid_out")
 
-    def handle(self, *args, outcome, **options):
+    def handle(self, *args: Any, outcome: str, **options: Any) -> None:
         client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "127.0.0.1")
         sandbox = SandboxProvider()
-        pending = ChargeAttempt.objects.filter(provider="sandbox", state="pending").select_related(
-            "organisation"
-        )
+        pending = ChargeAttempt.objects.filter(
+            provider=ProviderName.SANDBOX, state=ChargeAttempt.State.PENDING
+        ).select_related("organisation")
         done = 0
         for attempt in pending:
-            secret = services.webhook_secret(provider="sandbox", organisation=attempt.organisation)
+            secret = services.webhook_secret(provider=ProviderName.SANDBOX, organisation=attempt.organisation)
             for step in ("confirmed", outcome):
                 body = sandbox.event_body(
                     sandbox.settle_debit(reference=attempt.provider_reference, outcome=step)

@@ -1,0 +1,102 @@
+"""An organisation's provider accounts and payment settings: its owner's to change."""
+
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from acquitte.core.actors import Actor
+from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.core.models import AuditAction
+from acquitte.core.services import record_transition
+from acquitte.core.tenancy import check_can_manage_settings
+
+from .. import secrets
+from ..models import ProviderAccount
+from ..providers import PROVIDER_FIELDS, ProviderName
+from ..providers.verify import CredentialsRejected, Verified, verify_credentials
+
+if TYPE_CHECKING:
+    from acquitte.customers.models import Organisation
+
+
+def connect_provider(
+    *, organisation: "Organisation", provider: str, credentials: dict[str, str], actor: Actor, mode: str = ""
+) -> ProviderAccount:
+    """Check credentials with the provider, then store (or replace) them encrypted.
+
+    The mode comes from the credentials themselves (sk_test_/sk_live_, sandbox_/live_) except for
+    PayPal, whose credentials do not say it. The provider is asked before anything is written.
+    """
+    check_can_manage_settings(actor, organisation)
+    if provider not in PROVIDER_FIELDS:
+        raise BusinessError(_("Prestataire inconnu."), code=ErrorCode.INVALID_INPUT)
+    name = ProviderName(provider)
+    clean = {f: str(credentials.get(f, "")).strip() for f in PROVIDER_FIELDS[name]}
+    missing = [f for f, value in clean.items() if not value]
+    if missing:
+        raise BusinessError(
+            _("Champs manquants : %(fields)s.") % {"fields": ", ".join(missing)}, code=ErrorCode.INVALID_INPUT
+        )
+    if name == ProviderName.SANDBOX:
+        verified = Verified(mode=ProviderAccount.Mode.TEST, account_name=_("Bac à sable Acquitte"))
+    else:
+        if name == ProviderName.PAYPAL and mode not in ProviderAccount.Mode.values:
+            raise BusinessError(_("Mode inconnu."), code=ErrorCode.INVALID_INPUT)
+        try:
+            verified = verify_credentials(provider=name, credentials=clean, mode=mode)
+        except CredentialsRejected as exc:
+            raise BusinessError(exc.message, code=ErrorCode.PROVIDER_CREDENTIALS) from exc
+    with transaction.atomic():
+        account, _created = ProviderAccount.objects.update_or_create(
+            organisation=organisation,
+            provider=name,
+            defaults={
+                "mode": verified.mode,
+                "account_name": verified.account_name[:200],
+                "credentials_encrypted": secrets.encrypt(clean),
+            },
+        )
+        record_transition(
+            obj=account,
+            organisation=organisation,
+            actor=actor,
+            action=AuditAction.CONNECT,
+            to_state=verified.mode,
+        )
+    return account
+
+
+@transaction.atomic
+def disconnect_provider(*, organisation: "Organisation", provider: str, actor: Actor) -> None:
+    """Forget a provider's credentials; its past payments stay, no new one goes through it."""
+    check_can_manage_settings(actor, organisation)
+    account = ProviderAccount.objects.filter(organisation=organisation, provider=provider).first()
+    if account is None:
+        raise BusinessError(_("Ce prestataire n'est pas connecté."), code=ErrorCode.PROVIDER_NOT_CONNECTED)
+    record_transition(
+        obj=account,
+        organisation=organisation,
+        actor=actor,
+        action=AuditAction.DISCONNECT,
+        from_state=account.mode,
+    )
+    account.delete()
+
+
+@transaction.atomic
+def set_online_payment_default(
+    *, organisation: "Organisation", offered: bool, actor: Actor
+) -> "Organisation":
+    """Offer online payment on every new invoice by default (seed 004); each invoice can differ."""
+    check_can_manage_settings(actor, organisation)
+    organisation.online_payment_default = offered
+    organisation.save(update_fields=["online_payment_default"])
+    record_transition(
+        obj=organisation,
+        organisation=organisation,
+        actor=actor,
+        action=AuditAction.ONLINE_PAYMENT_DEFAULT,
+        to_state="on" if offered else "off",
+    )
+    return organisation

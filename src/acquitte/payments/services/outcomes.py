@@ -1,0 +1,174 @@
+"""How a payment's state moves, and what a provider's answer does to it.
+
+Transitions are monotonic and an outcome is applied once under the attempt's row lock, so a retry,
+a duplicate webhook or a late answer never moves money twice.
+"""
+
+import logging
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from acquitte.core.actors import Actor
+from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.core.models import AuditAction
+from acquitte.core.money import MAX_AMOUNT, Amount, to_decimal
+from acquitte.core.services import record_transition
+from acquitte.customers.models import User
+from acquitte.invoicing.models import Invoice, LedgerEntry
+from acquitte.invoicing.services import convert_proforma, settle_oldest_first
+from acquitte.notifications.services import notify_staff
+
+from ..models import ChargeAttempt, Payment
+from ..providers import ChargeResult, ChargeStatus
+
+logger = logging.getLogger(__name__)
+
+_S = Payment.Status
+TRANSITIONS: dict[Payment.Status, frozenset[Payment.Status]] = {
+    _S.PENDING: frozenset({_S.PROCESSING, _S.SUCCEEDED, _S.FAILED, _S.CANCELED}),
+    _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.CANCELED}),
+    _S.SUCCEEDED: frozenset({_S.REFUNDED, _S.PARTLY_REFUNDED, _S.CHARGED_BACK}),
+    _S.PARTLY_REFUNDED: frozenset({_S.REFUNDED, _S.PARTLY_REFUNDED, _S.CHARGED_BACK}),
+    _S.FAILED: frozenset(),
+    _S.CANCELED: frozenset(),
+    _S.REFUNDED: frozenset(),
+    _S.CHARGED_BACK: frozenset(),
+}
+
+FAILURE_MESSAGES = {
+    "card_declined": gettext_noop("Carte refusée par la banque."),
+    "insufficient_funds": gettext_noop("Fonds insuffisants."),
+    "": gettext_noop("Paiement refusé."),
+}
+
+
+def positive_amount(value: Amount) -> Decimal:
+    """An amount of money to move: positive, within bounds, to the cent."""
+    amount = to_decimal(value)
+    if amount <= 0 or amount > MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        raise BusinessError(_("Le montant doit être positif, au cent près."), code=ErrorCode.INVALID_AMOUNT)
+    return amount
+
+
+def user_of(actor: Actor) -> User | None:
+    """The user to name on a row (``recorded_by``), when a person acts."""
+    return actor if isinstance(actor, User) else None
+
+
+def transition(
+    *, payment: Payment, to: Payment.Status, actor: Actor, detail: dict[str, str] | None = None
+) -> bool:
+    """Move a payment to ``to``; a repeat changes nothing (False), an illegal move is refused."""
+    current = Payment.Status(payment.status)
+    if current == to and to != Payment.Status.PARTLY_REFUNDED:
+        return False
+    if to not in TRANSITIONS[current]:
+        logger.warning("refused payment transition %s: %s -> %s", payment.pk, current, to)
+        raise BusinessError(
+            _("Transition de paiement impossible : %(a)s → %(b)s.") % {"a": current, "b": to},
+            code=ErrorCode.INVALID_STATE,
+        )
+    payment.status = to
+    payment.save(update_fields=["status", "failure_message", "provider_reference", "amount_refunded"])
+    record_transition(
+        obj=payment,
+        organisation=payment.organisation,
+        actor=actor,
+        action=AuditAction.TRANSITION,
+        from_state=current,
+        to_state=to,
+        detail=detail,
+    )
+    return True
+
+
+@transaction.atomic
+def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: Actor) -> Payment:
+    """Apply what the provider says of a charge; terminal states never move again."""
+    attempt = (
+        ChargeAttempt.objects.select_for_update().select_related("payment__organisation").get(pk=attempt.pk)
+    )
+    payment = attempt.payment
+    done = attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED)
+    if done or result.status == ChargeStatus.OPEN:
+        return payment
+    if result.reference:
+        attempt.provider_reference = payment.provider_reference = result.reference
+    if result.status == ChargeStatus.PENDING:
+        attempt.state = ChargeAttempt.State.PENDING
+        attempt.save(update_fields=["state", "provider_reference"])
+        payment.save(update_fields=["provider_reference"])
+        return payment
+    attempt.completed_at = timezone.now()
+    if result.status == ChargeStatus.SUCCEEDED:
+        attempt.state = ChargeAttempt.State.SUCCEEDED
+        attempt.save(update_fields=["state", "provider_reference", "completed_at"])
+        transition(payment=payment, to=Payment.Status.SUCCEEDED, actor=actor)
+        settle(payment, actor)
+        return payment
+    attempt.state = ChargeAttempt.State.FAILED
+    attempt.save(update_fields=["state", "provider_reference", "completed_at"])
+    payment.failure_message = _(FAILURE_MESSAGES.get(result.failure_code, FAILURE_MESSAGES[""]))
+    abandoned = result.status == ChargeStatus.UNKNOWN
+    transition(
+        payment=payment, to=Payment.Status.CANCELED if abandoned else Payment.Status.FAILED, actor=actor
+    )
+    notify_staff(
+        organisation=payment.organisation,
+        actor=actor,
+        kind="payment_failed",
+        subject=_("Paiement échoué : %(amount)s, %(customer)s")
+        % {"amount": money(payment.amount, payment), "customer": payment.customer.name},
+        body=payment.failure_message,
+        link=staff_link(payment),
+    )
+    return payment
+
+
+def settle(payment: Payment, actor: Actor) -> None:
+    """Post a succeeded payment to the ledger, apply it to invoices and tell staff."""
+    LedgerEntry.objects.create(
+        organisation_id=payment.organisation_id,
+        customer_id=payment.customer_id,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=-payment.amount,
+        payment=payment,
+        occurred_on=payment.received_on,
+    )
+    first = payment.invoice
+    if first is not None and first.kind == Invoice.Kind.PROFORMA:
+        first = convert_proforma(proforma=first, actor=actor)
+    settle_oldest_first(
+        customer=payment.customer, amount=payment.amount, payment=payment, actor=actor, first=first
+    )
+    notify_staff(
+        organisation=payment.organisation,
+        actor=actor,
+        kind="payment_received",
+        subject=_("Paiement reçu : %(amount)s, %(customer)s")
+        % {"amount": money(payment.amount, payment), "customer": payment.customer.name},
+        body=_("Mode : %(method)s. Référence : %(ref)s.")
+        % {
+            "method": payment.get_method_display(),
+            "ref": payment.provider_reference or payment.reference or "—",
+        },
+        link=staff_link(payment),
+    )
+
+
+def money(amount: Decimal, payment: Payment) -> str:
+    """``amount`` in the payment's currency, written the organisation's way."""
+    return format_currency(amount, payment.currency, locale=payment.organisation.babel_locale)
+
+
+def staff_link(payment: Payment) -> str:
+    """Where staff see the payment: its invoice, else its customer."""
+    if payment.invoice_id:
+        return reverse("backoffice:invoice_detail", args=[payment.invoice_id])
+    return reverse("backoffice:customer_detail", args=[payment.customer_id])

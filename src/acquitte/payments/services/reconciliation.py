@@ -1,0 +1,88 @@
+"""Settle what was left in doubt by asking the provider — never by charging or refunding again."""
+
+import datetime
+import logging
+from typing import TypedDict
+
+from django.utils import timezone
+
+from acquitte.core.actors import System
+
+from ..models import ChargeAttempt, RefundAttempt
+from ..providers import ChargeResult, ChargeStatus
+from ..selectors import provider_client
+from .hosted import HOSTED_PAGE_LIFETIME
+from .outcomes import apply_charge_result
+from .refunds import apply_refund_result
+
+logger = logging.getLogger(__name__)
+
+RECONCILE = System(reason="reconcile")
+
+
+class Counts(TypedDict):
+    checked: int
+    settled: int
+
+
+def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(minutes=2)) -> Counts:
+    """Settle charge and refund attempts left in doubt.
+
+    A hosted payment is asked about by its reference; one the payer left open for a day is closed
+    at the provider, and one that never got a reference (a crash before the provider answered) never
+    reached a payer, so it is cancelled. A refund is asked about by its key.
+    """
+    now = timezone.now()
+    counts = Counts(checked=0, settled=0)
+    doubtful = ChargeAttempt.objects.filter(
+        state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING], created_at__lt=now - older_than
+    )
+    for attempt in doubtful.iterator():
+        counts["checked"] += 1
+        try:
+            result = _ask_provider(attempt, close_if_older_than=now - HOSTED_PAGE_LIFETIME)
+        except Exception:  # one provider down must not stop the others being reconciled
+            logger.exception("reconciling attempt %s with %s failed", attempt.pk, attempt.provider)
+            continue
+        still_waiting = result.status == ChargeStatus.PENDING and attempt.state == ChargeAttempt.State.PENDING
+        if result.status == ChargeStatus.OPEN or still_waiting:
+            continue
+        apply_charge_result(attempt=attempt, result=result, actor=RECONCILE)
+        counts["settled"] += 1
+    refunds = RefundAttempt.objects.filter(
+        state=RefundAttempt.State.CREATED, created_at__lt=now - older_than
+    ).select_related("payment")
+    for refund_attempt in refunds.iterator():
+        counts["checked"] += 1
+        if _settle_refund(refund_attempt):
+            counts["settled"] += 1
+    return counts
+
+
+def _ask_provider(attempt: ChargeAttempt, *, close_if_older_than: datetime.datetime) -> ChargeResult:
+    client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
+    if not client.hosted:
+        return client.fetch_status(idempotency_key=attempt.idempotency_key)
+    if not attempt.provider_reference:
+        return ChargeResult(status=ChargeStatus.UNKNOWN)
+    result = client.payment_status(reference=attempt.provider_reference)
+    if result.status == ChargeStatus.OPEN and attempt.created_at < close_if_older_than:
+        result = client.cancel_hosted_payment(reference=attempt.provider_reference)
+    return result
+
+
+def _settle_refund(attempt: RefundAttempt) -> bool:
+    """Ask the provider about one refund in doubt and apply the answer; False if it cannot say."""
+    payment = attempt.payment
+    try:
+        client = provider_client(name=payment.provider, organisation_id=attempt.organisation_id)
+        result = client.refund_status(
+            reference=payment.provider_reference, idempotency_key=attempt.idempotency_key
+        )
+    except Exception:  # one provider down must not stop the others being reconciled
+        logger.exception("reconciling refund %s with %s failed", attempt.pk, payment.provider)
+        return False
+    if result.status == ChargeStatus.OPEN:
+        return False
+    apply_refund_result(attempt=attempt, result=result, actor=RECONCILE)
+    return True

@@ -1,0 +1,100 @@
+"""Provider webhooks: verified and stored once on arrival, applied later by a task."""
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from acquitte.core.actors import System
+from acquitte.customers.models import Organisation
+
+from ..models import ChargeAttempt, ProviderAccount, WebhookEvent
+from ..providers import PROVIDER_FIELDS, ChargeResult, ProviderName, get_provider
+from ..providers.base import WebhookRejected
+from .outcomes import apply_charge_result
+
+logger = logging.getLogger(__name__)
+
+
+def webhook_secret(*, provider: str, organisation: Organisation) -> str:
+    """Per-organisation signing secret of the sandbox, derived from the server's secret key."""
+    message = f"webhook:{provider}:{organisation.slug}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def receive_webhook(
+    *, provider: str, organisation_slug: str, body: bytes, headers: Mapping[str, str]
+) -> list[WebhookEvent]:
+    """Verify and store each event once; processing happens in a task. Raises WebhookRejected.
+
+    The provider's signature is the authority here: nothing but the inbox row is written.
+    """
+    if provider not in PROVIDER_FIELDS:
+        raise WebhookRejected("unknown provider", 404)
+    # One query: the busiest endpoint of the app reads only what it needs.
+    account = (
+        ProviderAccount.objects.filter(organisation__slug=organisation_slug, provider=provider)
+        .select_related("organisation")
+        .only("mode", "credentials_encrypted", "organisation__slug")
+        .first()
+    )
+    if account is None:
+        raise WebhookRejected("unknown organisation, or provider not connected", 404)
+    organisation = account.organisation
+    if provider == ProviderName.SANDBOX:
+        handler, secret = get_provider(provider), webhook_secret(provider=provider, organisation=organisation)
+    else:
+        handler = get_provider(provider, account=account)
+        secret = handler.credentials.get("webhook_secret", "")
+    events = handler.parse_webhook(body=body, headers=headers, secret=secret)
+    stored = []
+    for event in events:
+        # The unique constraint, not a lookup, makes a replay a no-op. Outside a transaction the
+        # insert commits on its own; inside one it needs a savepoint to survive the conflict.
+        guard: AbstractContextManager[object] = (
+            transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+        )
+        try:
+            with guard:
+                stored.append(
+                    WebhookEvent.objects.create(
+                        organisation=organisation,
+                        provider=provider,
+                        event_id=event.event_id,
+                        event_type=event.event_type,
+                        payload=event.payload,
+                    )
+                )
+        except IntegrityError:
+            logger.info("duplicate webhook event %s %s ignored", provider, event.event_id)
+    return stored
+
+
+@transaction.atomic
+def process_webhook_event(*, event_id: int) -> None:
+    """Apply one stored event to the charge it names; replays and late arrivals change nothing."""
+    event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+    if event.status != WebhookEvent.Status.RECEIVED:
+        return
+    parsed = get_provider(event.provider).parse_payload(event.payload)
+    attempt = ChargeAttempt.objects.filter(
+        organisation_id=event.organisation_id,
+        provider=event.provider,
+        provider_reference__in=[r for r in (parsed.reference, parsed.new_reference) if r],
+    ).first()
+    if attempt is None:
+        event.status, event.error = WebhookEvent.Status.UNMATCHED, "unknown charge"
+    else:
+        apply_charge_result(
+            attempt=attempt,
+            result=ChargeResult(status=parsed.status, reference=parsed.new_reference or parsed.reference),
+            actor=System(reason=f"webhook:{event.provider}"),
+        )
+        event.status = WebhookEvent.Status.PROCESSED
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "processed_at", "error"])
