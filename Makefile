@@ -19,6 +19,7 @@ test: uv
 	$(UV) sync --frozen --quiet
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy
 	$(UV) run pytest
 
 lint: uv

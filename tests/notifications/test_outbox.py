@@ -1,13 +1,18 @@
 """The outbox: e-mails through Django's backend, SMS through Twilio's SDK (against a local fake),
 delivery states visible to staff, and Twilio's signed delivery reports."""
 
+import datetime
+
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import TestCase
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from acquitte.notifications import services
 from acquitte.notifications.models import Notification, OutboundMessage
+from acquitte.notifications.sms import SmsBackend
 from tests import factories
 from tests.notifications.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, INVALID_NUMBER, FakeTwilio
 
@@ -186,3 +191,45 @@ def test_only_the_organisations_staff_mark_its_notifications_read(org_qc, org_fr
         services.mark_read(organisation=org_qc, actor=factories.staff(org_fr, email="owner@fr.test"))
     assert refused.value.error_code == ErrorCode.NOT_FOUND
     assert services.mark_read(organisation=org_qc, actor=factories.staff(org_qc, role="read_only")) == 1
+
+
+class _RecordingBackend(SmsBackend):
+    """Notes whether a transaction was open when the provider was called."""
+
+    calls: list[bool] = []
+
+    def send(self, *, to: str, body: str, status_callback: str = "") -> str:
+        _RecordingBackend.calls.append(connection.in_atomic_block)
+        return "SM-recorded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sms_provider_is_called_outside_any_transaction(settings):
+    settings.SMS_BACKEND = f"{__name__}._RecordingBackend"
+    _RecordingBackend.calls.clear()
+    org = factories.quebec_organisation()
+    message = services.queue_sms(
+        actor=factories.SYSTEM, organisation=org, to="+15145550199", kind="t", body="b"
+    )
+    message.refresh_from_db()
+    assert _RecordingBackend.calls == [False]
+    assert message.status == OutboundMessage.Status.SENT and message.provider_id == "SM-recorded"
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_sent_again(org_qc):
+    stale = OutboundMessage.objects.create(
+        organisation=org_qc,
+        channel="email",
+        kind="t",
+        to="a@example.test",
+        subject="s",
+        body="b",
+        status=OutboundMessage.Status.SENDING,
+        attempts=1,
+    )
+    OutboundMessage.objects.filter(pk=stale.pk).update(
+        updated_at=timezone.now() - services.STALE_SENDING - datetime.timedelta(minutes=1)
+    )
+    assert services.deliver_queued(actor=factories.SYSTEM, older_than=datetime.timedelta(0)) == 1
+    stale.refresh_from_db()
+    assert stale.status == OutboundMessage.Status.SENT and stale.attempts == 2

@@ -116,7 +116,9 @@ def test_reconciliation_settles_from_stripe_and_never_charges(invoice, stripe, c
     session = session_of(stripe, open_card_page(client, invoice))
     stripe.mark_paid(session["id"])
     opened = [r for r in stripe.requests if r.method == "POST"]
-    assert services.reconcile_payments(older_than=datetime.timedelta(0))["settled"] == 1
+    assert (
+        services.reconcile_payments(actor=factories.SYSTEM, older_than=datetime.timedelta(0))["settled"] == 1
+    )
     assert Invoice.objects.get(pk=invoice.pk).status == "paid"
     assert [r for r in stripe.requests if r.method == "POST"] == opened  # asked, never charged
 
@@ -168,7 +170,9 @@ def test_a_stripe_refund_whose_answer_was_lost_is_found_by_its_key(
         services.refund(payment=payment, amount="25.00", actor=factories.staff(org_qc))
     monkeypatch.undo()
     assert Payment.objects.get(pk=payment.pk).amount_refunded == 0
-    assert services.reconcile_payments(older_than=datetime.timedelta(0))["settled"] == 1
+    assert (
+        services.reconcile_payments(actor=factories.SYSTEM, older_than=datetime.timedelta(0))["settled"] == 1
+    )
     assert [r["amount"] for r in stripe.refunds.values()] == [2500]
     payment.refresh_from_db()
     assert payment.amount_refunded == 25 and payment.status == "partly_refunded"

@@ -35,7 +35,7 @@ def paid(org, customer) -> Payment:
 
 
 def reconcile():
-    return services.reconcile_payments(older_than=datetime.timedelta(0))
+    return services.reconcile_payments(actor=factories.SYSTEM, older_than=datetime.timedelta(0))
 
 
 def timeout_after_refunding(monkeypatch):

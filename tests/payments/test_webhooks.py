@@ -136,6 +136,6 @@ def test_other_organisations_secret_is_refused(client, org_qc, org_fr, pending_d
 def test_reconcile_settles_a_debit_whose_webhook_was_lost(org_qc, pending_debit):
     inv, payment = pending_debit
     SandboxProvider().settle_debit(reference=payment.provider_reference, outcome="paid_out")
-    services.reconcile_payments(older_than=datetime.timedelta(0))
+    services.reconcile_payments(actor=factories.SYSTEM, older_than=datetime.timedelta(0))
     inv.refresh_from_db()
     assert inv.status == "paid"

@@ -281,7 +281,8 @@ def test_quote_pdf_reads_as_a_quote_in_each_country_and_language(org_qc, org_fr,
 
     from pypdf import PdfReader
 
-    from acquitte.documents.services import document_data_for_quote, render
+    from acquitte.documents.services import render
+    from acquitte.quotes.documents import document_data_for_quote
 
     def text(quote):
         return PdfReader(io.BytesIO(render(document_data_for_quote(quote)))).pages[0].extract_text()
@@ -311,7 +312,8 @@ def test_english_quote_shows_units_in_english(org_qc, product):
 
     from pypdf import PdfReader
 
-    from acquitte.documents.services import document_data_for_quote, render
+    from acquitte.documents.services import render
+    from acquitte.quotes.documents import document_data_for_quote
 
     yearly = factories.product(org_qc, sku="SSL", price="89.00", name="Certificat SSL", unit="an")
     english = factories.customer(org_qc, name="Northwind", language="en")

@@ -24,6 +24,12 @@ def check_can_write(actor: Actor, organisation: Model) -> None:
         raise PermissionDenied(_("Votre rôle ne permet que la consultation."))
 
 
+def check_is_system(actor: Actor) -> None:
+    """Runs that act on every organisation at once (reconciliation, outbox sweeps, expiry)."""
+    if not isinstance(actor, System):
+        raise PermissionDenied(_("Seules les tâches planifiées font cette opération."))
+
+
 def check_can_manage_settings(actor: Actor, organisation: Model) -> None:
     """Payment settings and the like: the organisation's owner only (or the system)."""
     check_can_write(actor, organisation)

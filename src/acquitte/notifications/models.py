@@ -33,6 +33,7 @@ class OutboundMessage(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("En attente")
+        SENDING = "sending", _("Envoi en cours")
         SENT = "sent", _("Envoyé")
         DELIVERED = "delivered", _("Remis")
         FAILED = "failed", _("Échec")

@@ -12,19 +12,21 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from acquitte.core.actors import Actor, Person, PublicLink, System
 from acquitte.core.errors import BusinessError, ErrorCode
-from acquitte.core.tenancy import check_can_write
+from acquitte.core.tenancy import check_can_write, check_is_system
 from acquitte.customers.models import Customer, Organisation, User
 
 from .models import Notification, OutboundMessage
 from .sms import SmsError, get_sms_backend
 
 MAX_ATTEMPTS = 5
+STALE_SENDING = datetime.timedelta(hours=1)
 #: Twilio's MessageStatus values, mapped onto ours; an update never moves a message backwards.
 SMS_STATUS = {
     "sent": OutboundMessage.Status.SENT,
@@ -191,38 +193,57 @@ def send_to_customer(
 
 
 def deliver(*, message_id: int, actor: Actor) -> OutboundMessage:
-    """Send one queued message; a second call (a retried task) finds it no longer queued."""
-    with transaction.atomic():
-        message = OutboundMessage.objects.select_for_update().get(pk=message_id)
-        check_can_write(actor, message.organisation)
-        if message.status != OutboundMessage.Status.QUEUED:
-            return message
-        message.attempts += 1
-        try:
-            if message.channel == OutboundMessage.Channel.EMAIL:
-                _send_email(message)
-                message.status = OutboundMessage.Status.SENT
-            else:
-                backend = get_sms_backend()
-                message.provider_id = backend.send(
-                    to=message.to, body=message.body, status_callback=_sms_callback_url()
-                )
-                message.status = (
-                    OutboundMessage.Status.SENT if backend.delivers else OutboundMessage.Status.OUTBOX_ONLY
-                )
-            message.sent_at = timezone.now()
-            message.error = ""
-        except (OSError, SmsError) as exc:
-            message.error = str(exc)[:2000]
-            if message.attempts >= MAX_ATTEMPTS:
-                message.status = OutboundMessage.Status.FAILED
-        message.save()
+    """Send one queued message; a second call (a retried task) finds it no longer queued.
+
+    The message is claimed (queued → sending) and committed before the mail server or the SMS
+    provider is called, so no lock is held across the call; the outcome is written afterwards.
+    """
+    message = OutboundMessage.objects.get(pk=message_id)
+    check_can_write(actor, message.organisation)
+    claimed = OutboundMessage.objects.filter(pk=message_id, status=OutboundMessage.Status.QUEUED).update(
+        status=OutboundMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    message.refresh_from_db()
+    if not claimed:
+        return message
+    outcome: dict[str, Any] = {}
+    try:
+        if message.channel == OutboundMessage.Channel.EMAIL:
+            _send_email(message)
+            outcome["status"] = OutboundMessage.Status.SENT
+        else:
+            backend = get_sms_backend()
+            outcome["provider_id"] = backend.send(
+                to=message.to, body=message.body, status_callback=_sms_callback_url()
+            )
+            outcome["status"] = (
+                OutboundMessage.Status.SENT if backend.delivers else OutboundMessage.Status.OUTBOX_ONLY
+            )
+        outcome.update(sent_at=timezone.now(), error="")
+    except (OSError, SmsError) as exc:
+        failed = message.attempts >= MAX_ATTEMPTS
+        outcome.update(
+            error=str(exc)[:2000],
+            status=OutboundMessage.Status.FAILED if failed else OutboundMessage.Status.QUEUED,
+        )
+    OutboundMessage.objects.filter(pk=message_id, status=OutboundMessage.Status.SENDING).update(
+        updated_at=timezone.now(), **outcome
+    )
+    message.refresh_from_db()
     return message
 
 
 def deliver_queued(*, actor: Actor, older_than: datetime.timedelta = datetime.timedelta(minutes=1)) -> int:
-    """Deliver what is still queued after ``older_than``; returns how many were tried."""
+    """Deliver what is still queued after ``older_than``; returns how many were tried.
+
+    A message left "sending" for an hour belongs to a worker that died mid-send: it is queued again
+    (at worst the recipient gets it twice, never not at all). It sweeps every organisation: the system's.
+    """
+    check_is_system(actor)
     cutoff = timezone.now() - older_than
+    OutboundMessage.objects.filter(
+        status=OutboundMessage.Status.SENDING, updated_at__lt=timezone.now() - STALE_SENDING
+    ).update(status=OutboundMessage.Status.QUEUED)
     ids = list(
         OutboundMessage.objects.filter(status=OutboundMessage.Status.QUEUED, updated_at__lt=cutoff)
         .order_by("pk")
@@ -265,6 +286,7 @@ def record_sms_status(
     *, actor: Actor, provider_id: str, status: str, error_code: str = ""
 ) -> OutboundMessage | None:
     """A delivery report from the SMS provider; unknown ids and backward moves change nothing."""
+    check_is_system(actor)
     target = SMS_STATUS.get(status)
     if not provider_id or target is None:
         return None

@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from acquitte.core.actors import System
+
 from . import services
 from .services.reconciliation import Counts
 
@@ -11,4 +13,4 @@ def process_webhook_event(event_id: int) -> None:
 
 @shared_task
 def reconcile_payments() -> Counts:
-    return services.reconcile_payments()
+    return services.reconcile_payments(actor=System(reason="reconcile_payments"))

@@ -8,10 +8,10 @@ from django.views.decorators.http import require_POST
 from acquitte.core.actors import PublicLink
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import client_ip
-from acquitte.documents.services import document_data_for_quote
 from acquitte.documents.services import render as render_pdf
 
 from . import services
+from .documents import document_data_for_quote
 from .forms import ApproveForm, DeclineForm
 from .models import Quote
 from .selectors import quote_by_public_token, quote_taxes

@@ -1,7 +1,7 @@
 """Documents: their data in the customer's language, rendering with Typst, Factur-X, sending."""
 
 from .blocks import DocumentData
-from .data import document_data_for_invoice, document_data_for_quote
+from .data import document_data_for_invoice
 from .facturx import with_facturx
 from .formatting import date_text, money_text, public_url
 from .rendering import TEMPLATE, invoice_pdf, pdf_response, render, render_png
@@ -12,7 +12,6 @@ __all__ = [
     "DocumentData",
     "date_text",
     "document_data_for_invoice",
-    "document_data_for_quote",
     "invoice_pdf",
     "money_text",
     "pdf_response",

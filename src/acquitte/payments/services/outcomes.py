@@ -19,6 +19,7 @@ from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
 from acquitte.core.money import MAX_AMOUNT, Amount, to_decimal
 from acquitte.core.services import record_transition
+from acquitte.core.tenancy import check_can_act_for
 from acquitte.customers.models import User
 from acquitte.invoicing.models import Invoice, LedgerEntry
 from acquitte.invoicing.services import convert_proforma, settle_oldest_first
@@ -65,6 +66,7 @@ def transition(
     *, payment: Payment, to: Payment.Status, actor: Actor, detail: dict[str, str] | None = None
 ) -> bool:
     """Move a payment to ``to``; a repeat changes nothing (False), an illegal move is refused."""
+    check_can_act_for(actor, payment.customer)
     current = Payment.Status(payment.status)
     if current == to and to != Payment.Status.PARTLY_REFUNDED:
         return False
@@ -95,6 +97,7 @@ def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: 
         ChargeAttempt.objects.select_for_update().select_related("payment__organisation").get(pk=attempt.pk)
     )
     payment = attempt.payment
+    check_can_act_for(actor, payment.customer)
     done = attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED)
     if done or result.status == ChargeStatus.OPEN:
         return payment

@@ -7,6 +7,7 @@ from typing import TypedDict
 from django.utils import timezone
 
 from acquitte.core.actors import System
+from acquitte.core.tenancy import check_is_system
 
 from ..models import ChargeAttempt, RefundAttempt
 from ..providers import ChargeResult, ChargeStatus
@@ -17,21 +18,23 @@ from .refunds import apply_refund_result
 
 logger = logging.getLogger(__name__)
 
-RECONCILE = System(reason="reconcile")
-
 
 class Counts(TypedDict):
     checked: int
     settled: int
 
 
-def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(minutes=2)) -> Counts:
+def reconcile_payments(
+    *, actor: System, older_than: datetime.timedelta = datetime.timedelta(minutes=2)
+) -> Counts:
     """Settle charge and refund attempts left in doubt.
 
     A hosted payment is asked about by its reference; one the payer left open for a day is closed
     at the provider, and one that never got a reference (a crash before the provider answered) never
-    reached a payer, so it is cancelled. A refund is asked about by its key.
+    reached a payer, so it is cancelled. A refund is asked about by its key. Only the system runs it:
+    it acts on every organisation at once.
     """
+    check_is_system(actor)
     now = timezone.now()
     counts = Counts(checked=0, settled=0)
     doubtful = ChargeAttempt.objects.filter(
@@ -47,14 +50,14 @@ def reconcile_payments(*, older_than: datetime.timedelta = datetime.timedelta(mi
         still_waiting = result.status == ChargeStatus.PENDING and attempt.state == ChargeAttempt.State.PENDING
         if result.status == ChargeStatus.OPEN or still_waiting:
             continue
-        apply_charge_result(attempt=attempt, result=result, actor=RECONCILE)
+        apply_charge_result(attempt=attempt, result=result, actor=actor)
         counts["settled"] += 1
     refunds = RefundAttempt.objects.filter(
         state=RefundAttempt.State.CREATED, created_at__lt=now - older_than
     ).select_related("payment")
     for refund_attempt in refunds.iterator():
         counts["checked"] += 1
-        if _settle_refund(refund_attempt):
+        if _settle_refund(refund_attempt, actor=actor):
             counts["settled"] += 1
     return counts
 
@@ -71,7 +74,7 @@ def _ask_provider(attempt: ChargeAttempt, *, close_if_older_than: datetime.datet
     return result
 
 
-def _settle_refund(attempt: RefundAttempt) -> bool:
+def _settle_refund(attempt: RefundAttempt, *, actor: System) -> bool:
     """Ask the provider about one refund in doubt and apply the answer; False if it cannot say."""
     payment = attempt.payment
     try:
@@ -84,5 +87,5 @@ def _settle_refund(attempt: RefundAttempt) -> bool:
         return False
     if result.status == ChargeStatus.OPEN:
         return False
-    apply_refund_result(attempt=attempt, result=result, actor=RECONCILE)
+    apply_refund_result(attempt=attempt, result=result, actor=actor)
     return True

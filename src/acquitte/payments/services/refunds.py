@@ -115,6 +115,7 @@ def apply_refund_result(*, attempt: RefundAttempt, result: ChargeResult, actor: 
     """
     attempt = RefundAttempt.objects.select_for_update().get(pk=attempt.pk)
     payment = Payment.objects.select_for_update().select_related("organisation").get(pk=attempt.payment_id)
+    check_can_write(actor, payment.organisation)
     if attempt.state != RefundAttempt.State.CREATED or result.status == ChargeStatus.OPEN:
         return payment
     attempt.completed_at = timezone.now()

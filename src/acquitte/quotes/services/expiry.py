@@ -2,14 +2,13 @@
 
 import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from acquitte.core.actors import Actor, System
+from acquitte.core.actors import Actor
 from acquitte.core.models import AuditAction
 from acquitte.core.services import record_transition
+from acquitte.core.tenancy import check_is_system
 
 from ..models import Quote
 from .sending import OPEN_FOR_DECISION
@@ -17,8 +16,7 @@ from .sending import OPEN_FOR_DECISION
 
 def expire_quotes(*, actor: Actor, today: datetime.date | None = None) -> int:
     """Sent quotes past their validity date become expired; returns how many. A scheduled run."""
-    if not isinstance(actor, System):
-        raise PermissionDenied(_("Seule la tâche planifiée fait expirer les soumissions."))
+    check_is_system(actor)
     today = today or timezone.localdate()
     expired = 0
     stale = Quote.objects.filter(status__in=OPEN_FOR_DECISION, valid_until__lt=today).order_by("pk")

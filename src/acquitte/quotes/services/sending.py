@@ -13,9 +13,10 @@ from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
 from acquitte.core.services import next_number, record_transition
 from acquitte.core.tenancy import check_can_write
-from acquitte.documents.services import date_text, document_data_for_quote, money_text, render
+from acquitte.documents.services import date_text, money_text, render
 from acquitte.notifications.services import send_to_customer
 
+from ..documents import document_data_for_quote
 from ..models import Quote
 
 DEFAULT_VALIDITY_DAYS = 30

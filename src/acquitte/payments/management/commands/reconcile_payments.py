@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from acquitte.core.actors import System
 from acquitte.payments.services import reconcile_payments
 
 
@@ -14,5 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", type=int, default=120, help="secondes (défaut 120)")
 
     def handle(self, *args: Any, older_than: int, **options: Any) -> None:
-        counts = reconcile_payments(older_than=datetime.timedelta(seconds=older_than))
+        counts = reconcile_payments(
+            actor=System(reason="reconcile_payments"), older_than=datetime.timedelta(seconds=older_than)
+        )
         self.stdout.write(f"vérifiées : {counts['checked']}, réglées : {counts['settled']}")
