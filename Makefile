@@ -20,7 +20,7 @@ test: uv
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
-	$(UV) run pytest
+	$(UV) run pytest -n 2
 
 lint: uv
 	$(UV) run ruff check --fix .

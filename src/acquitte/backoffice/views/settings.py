@@ -15,6 +15,7 @@ from acquitte.customers.models import Organisation
 from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.models import ProviderAccount
+from acquitte.payments.providers.names import ProviderName
 
 from ..access import staff_required
 from ..forms import PROVIDER_FIELDS, OnlinePaymentDefaultForm, ProviderForm
@@ -77,10 +78,10 @@ def _page(
 @require_POST
 @staff_required
 def connect(request: AuthenticatedHttpRequest, provider: str, *, organisation: Organisation) -> HttpResponse:
-    if provider == "sandbox":
+    if provider == ProviderName.SANDBOX:
         try:
             payments.connect_provider(
-                organisation=organisation, provider="sandbox", credentials={}, actor=request.user
+                organisation=organisation, provider=ProviderName.SANDBOX, credentials={}, actor=request.user
             )
         except BusinessError as exc:
             report(request, exc)

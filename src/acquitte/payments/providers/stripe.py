@@ -252,7 +252,7 @@ class StripeProvider(Provider):
             event_type = payload["type"]
             session = payload["data"]["object"]
             if event_type == COMPLETED:
-                paid = session["payment_status"] == "paid"
+                paid = session["payment_status"] == SESSION_PAID
                 status = ChargeStatus.SUCCEEDED if paid else ChargeStatus.PENDING
             elif event_type in EVENT_STATUSES:
                 status = EVENT_STATUSES[event_type]
