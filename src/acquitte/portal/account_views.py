@@ -30,6 +30,7 @@ from acquitte.payments.views import report_payment
 
 from . import selectors
 from .forms import FirstLoginForm, PaymentAmountForm
+from .pages import invoice_page
 
 
 def customer_required(view: View) -> View:
@@ -101,13 +102,7 @@ def invoice_detail(request: AuthenticatedHttpRequest, customer: Customer, pk: in
     if invoice is None:
         raise Http404
     context = {
-        "invoice": invoice,
-        "lines": invoice.lines.all(),
-        "taxes": invoice.taxes.all(),
-        "organisation": invoice.organisation,
-        "status": invoice.display_status(),
-        "payable": payment_selectors.payable(invoice),
-        "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
+        **invoice_page(invoice),
         "methods": payment_selectors.valid_methods(customer),
         "pay_key": uuid.uuid4().hex,
         "pdf_url": reverse("portal:invoice_pdf", args=[pk]),

@@ -12,9 +12,10 @@ from acquitte.core.errors import BusinessError
 from acquitte.core.http import report
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.selectors import invoice_by_public_token
-from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.forms import TransferDeclarationForm
+
+from .pages import invoice_page
 
 
 def _invoice_or_404(token: str) -> Invoice:
@@ -32,13 +33,7 @@ def _link(token: str, invoice: Invoice) -> PublicLink:
 def public_invoice(request: HttpRequest, token: str) -> HttpResponse:
     invoice = _invoice_or_404(token)
     context = {
-        "invoice": invoice,
-        "lines": invoice.lines.all(),
-        "taxes": invoice.taxes.all(),
-        "organisation": invoice.organisation,
-        "status": invoice.display_status(),
-        "payable": payment_selectors.payable(invoice),
-        "declaration_form": TransferDeclarationForm(initial={"amount": invoice.amount_due}),
+        **invoice_page(invoice),
         "token": token,
         "pdf_url": reverse("documents:public_pdf", args=[token]),
     }

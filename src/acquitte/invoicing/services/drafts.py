@@ -2,7 +2,7 @@
 
 import datetime
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -28,38 +28,27 @@ def _check_billing_contact(contact: "Contact", customer_id: int) -> None:
         )
 
 
+class DraftFields(TypedDict, total=False):
+    """What a new draft may be opened with, besides its organisation and customer."""
+
+    kind: str
+    lines: Sequence[LineInput]
+    billing_contact: "Contact | None"
+    billing_address: "Address | None"
+    issue_date: datetime.date | None
+    due_date: datetime.date | None
+    online_payment: bool | None
+    notes: str
+    corrects: Invoice | None
+
+
 @transaction.atomic
 def create_invoice(
-    *,
-    organisation: "Organisation",
-    customer: "Customer",
-    actor: Actor,
-    kind: str = Invoice.Kind.INVOICE,
-    lines: Sequence[LineInput] = (),
-    billing_contact: "Contact | None" = None,
-    billing_address: "Address | None" = None,
-    issue_date: datetime.date | None = None,
-    due_date: datetime.date | None = None,
-    online_payment: bool | None = None,
-    notes: str = "",
-    corrects: Invoice | None = None,
+    *, organisation: "Organisation", customer: "Customer", actor: Actor, **fields: Unpack[DraftFields]
 ) -> Invoice:
     """Open a draft for a customer of ``organisation``, with its lines."""
     check_can_write(actor, organisation)
-    return open_draft(
-        organisation=organisation,
-        customer=customer,
-        actor=actor,
-        kind=kind,
-        lines=lines,
-        billing_contact=billing_contact,
-        billing_address=billing_address,
-        issue_date=issue_date,
-        due_date=due_date,
-        online_payment=online_payment,
-        notes=notes,
-        corrects=corrects,
-    )
+    return open_draft(organisation=organisation, customer=customer, actor=actor, **fields)
 
 
 def open_draft(
