@@ -11,8 +11,8 @@ uv:
 
 run: uv
 	$(UV) sync --frozen --quiet
-	$(UV) run python manage.py migrate --noinput -v0
-	$(UV) run python manage.py load_demo --url http://$(HOST):$(PORT)/
+	DEBUG=1 $(UV) run python manage.py migrate --noinput -v0
+	DEBUG=1 $(UV) run python manage.py load_demo --url http://$(HOST):$(PORT)/
 	DEBUG=1 $(UV) run python manage.py runserver $(HOST):$(PORT)
 
 test: uv

@@ -48,6 +48,16 @@ def _reference_tax_rates(request):
     importlib.import_module("acquitte.core.migrations.0003_tax_rates").load(apps, None)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the (per-process) cache: each test starts with none."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):  # never empty a shared Redis
+        caches["default"].clear()
+
+
 @pytest.fixture
 def org_qc(db):
     return factories.quebec_organisation()

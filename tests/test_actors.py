@@ -58,8 +58,8 @@ NO_ACTOR = {
     "documents.pdf_response",
     "documents.public_url",
     "documents.render",
+    "documents.render_facturx",
     "documents.render_png",
-    "documents.with_facturx",
     "invoicing.catalogue_category",
     "invoicing.check_total",
     "invoicing.compute_totals",
@@ -274,6 +274,10 @@ CASES: dict[str, tuple[Callable[[World, Actor], Any], bool]] = {
     "customers.save_customer": (lambda w, a: customers.save_customer(customer=w.customer, actor=a), False),
     "customers.set_default_address": (
         lambda w, a: customers.set_default_address(address=w.customer.addresses.first(), actor=a),
+        False,
+    ),
+    "customers.unlock_account": (
+        lambda w, a: customers.unlock_account(organisation=w.org, user=w.portal_user, actor=a),
         False,
     ),
     "customers.update_part": (

@@ -48,6 +48,7 @@ def other(org_fr):
         "draft_line": draft.lines.get(),
         "message": message,
         "payment": payment,
+        "staff": factories.staff(org_fr, email="patron@atelier.example"),
     }
 
 
@@ -81,6 +82,7 @@ def _kwargs(name, other):
         "message": {"pk": other["message"].pk},
         "message_retry": {"pk": other["message"].pk},
         "payment_refund": {"pk": other["payment"].pk},
+        "unlock": {"pk": other["staff"].pk},
     }
     return by_name.get(name)
 

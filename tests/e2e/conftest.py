@@ -33,5 +33,9 @@ def browser():
 def page(browser):
     context = browser.new_context(locale="fr-CA", viewport={"width": 1100, "height": 900})
     page = context.new_page()
+    # The CSP refuses inline script, style and handlers: any refusal is a page the policy broke.
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     context.close()
+    assert refused == [], refused

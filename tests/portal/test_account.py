@@ -58,8 +58,9 @@ def test_sign_in_wrong_password_and_sign_out(client, user):
     assert client.get("/factures/").status_code == 302
 
 
-def test_password_reset_by_email_link(client, user):
-    client.post("/mot-de-passe/", {"email": user.email})
+def test_password_reset_by_email_link(client, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox delivers after commit
+        client.post("/mot-de-passe/", {"email": user.email})
     assert len(mail.outbox) == 1
     link = re.search(r"http://testserver(/mot-de-passe/\S+/)", mail.outbox[0].body).group(1)
     form = client.get(link, follow=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import builder, catalogue, customers, home, invoices, outbox, quotes, settings
+from .views import builder, catalogue, customers, home, invoices, outbox, quotes, security, settings
 
 app_name = "backoffice"
 
@@ -51,6 +51,8 @@ urlpatterns = [
     path("reglages/paiement/<str:provider>/connecter/", settings.connect, name="provider_connect"),
     path("reglages/paiement/<str:provider>/deconnecter/", settings.disconnect, name="provider_disconnect"),
     path("paiements/<int:pk>/rembourser/", invoices.payment_refund, name="payment_refund"),
+    path("securite/connexions/", security.lockouts, name="lockouts"),
+    path("securite/connexions/<int:pk>/debloquer/", security.unlock, name="unlock"),
     path("messages/", outbox.outbox, name="outbox"),
     path("messages/<int:pk>/", outbox.message_detail, name="message"),
     path("messages/<int:pk>/renvoyer/", outbox.message_retry, name="message_retry"),

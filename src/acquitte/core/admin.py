@@ -6,12 +6,14 @@ new organisation works without any group set-up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import BaseModelAdmin
-from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
+from django.contrib.admin.utils import get_fields_from_path
+from django.db.models import ForeignKey, ManyToManyField, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from .errors import BusinessError
@@ -19,6 +21,9 @@ from .http import signed_in_user
 from .models import AuditLog, NumberSeries, TaxRate
 
 if TYPE_CHECKING:
+    from django.contrib.admin.options import _ListFilterT
+    from django.utils.functional import _StrOrPromise
+
     _BaseAdmin = BaseModelAdmin[Any]
     _ModelAdmin = admin.ModelAdmin[Any]
     _TabularInline = admin.TabularInline[Any, Any]
@@ -28,16 +33,23 @@ else:  # the admin classes are generic in django-stubs only
     _TabularInline, _StackedInline = admin.TabularInline, admin.StackedInline
 
 
-def organisation_filter(model: type[Model], organisation_id: int | None) -> dict[str, int | None] | None:
-    """The lookup that keeps ``model`` rows to one organisation, or None for shared data."""
+#: Fields through which a row belongs to an organisation, tried in order.
+_OWNERS = ("organisation", "customer", "invoice", "quote", "payment")
+
+
+def organisation_filter(model: type[Model], organisation_id: int | None) -> Q | None:
+    """The condition that keeps ``model`` rows to one organisation, or None for shared data."""
+    label = model._meta.label_lower
+    if label == "customers.organisation":
+        return Q(pk=organisation_id)
+    if label == "customers.user":  # staff belong to the organisation, portal users to a customer of it
+        return Q(organisation_id=organisation_id) | Q(customer__organisation_id=organisation_id)
     names = {f.name for f in model._meta.get_fields()}
-    if "organisation" in names:
-        return {"organisation_id": organisation_id}
-    if "customer" in names:
-        return {"customer__organisation_id": organisation_id}
-    if "invoice" in names:
-        return {"invoice__organisation_id": organisation_id}
-    return None
+    owner = next((name for name in _OWNERS if name in names), None)
+    if owner is None:
+        return None
+    path = "organisation_id" if owner == "organisation" else f"{owner}__organisation_id"
+    return Q(**{path: organisation_id})
 
 
 def _is_staff(request: HttpRequest) -> bool:
@@ -52,7 +64,48 @@ def _limit(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
     if user.is_superuser:
         return queryset
     lookup = organisation_filter(queryset.model, user.organisation_id)
-    return queryset if lookup is None else queryset.filter(**lookup)
+    return queryset if lookup is None else queryset.filter(lookup)
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A sidebar filter on a relation that offers only the user's organisation's rows.
+
+    Django's own lists every row of the related model, whichever organisation owns it.
+    """
+
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: Any
+    ) -> list[tuple[str, _StrOrPromise]]:
+        user = signed_in_user(request)
+        condition = (
+            None if user.is_superuser else organisation_filter(field.related_model, user.organisation_id)
+        )
+        if condition is None:
+            return super().field_choices(field, request, model_admin)
+        own = field.get_limit_choices_to() if hasattr(field, "get_limit_choices_to") else None
+        if own:
+            condition &= own if isinstance(own, Q) else Q(**own)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        choices: list[tuple[str, _StrOrPromise]] = field.get_choices(
+            include_blank=False, ordering=ordering, limit_choices_to=condition
+        )
+        return choices
+
+
+def scoped_list_filter(model: type[Model], list_filter: Sequence[_ListFilterT]) -> list[_ListFilterT]:
+    """``list_filter`` with every filter on a relation made a ``ScopedRelatedFieldListFilter``."""
+    scoped: list[_ListFilterT] = []
+    for entry in list_filter:
+        name: object = entry
+        filter_class: object = None
+        if isinstance(entry, tuple | list):
+            name, filter_class = entry[0], entry[1]
+        relation = isinstance(name, str) and get_fields_from_path(model, name)[-1].is_relation
+        if relation and filter_class in (None, admin.RelatedFieldListFilter):
+            scoped.append((str(name), ScopedRelatedFieldListFilter))
+        else:
+            scoped.append(entry)
+    return scoped
 
 
 class ScopedMixin(_BaseAdmin):
@@ -95,6 +148,9 @@ class ScopedMixin(_BaseAdmin):
 
 class OrganisationScopedAdmin(ScopedMixin, _ModelAdmin):
     """Base of every tenant model admin; sets the organisation on new rows from the user."""
+
+    def get_list_filter(self, request: HttpRequest) -> list[_ListFilterT]:
+        return scoped_list_filter(self.model, super().get_list_filter(request))
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
         excluded = list(super().get_exclude(request, obj) or [])

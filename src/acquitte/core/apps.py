@@ -5,3 +5,10 @@ class CoreConfig(AppConfig):
     name = "acquitte.core"
     label = "core"
     verbose_name = "Acquitte"
+
+    def ready(self) -> None:
+        from axes.signals import user_locked_out
+
+        from .signin import log_lockout
+
+        user_locked_out.connect(log_lockout, dispatch_uid="acquitte.core.signin.log_lockout")

@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     QUOTE_CLOSED = "quote_closed"
     DUPLICATE = "duplicate"
     IN_USE = "in_use"
+    TERMS_NOT_ACCEPTED = "terms_not_accepted"
+    LINK_REPLACED = "link_replaced"
 
 
 class BusinessError(ValidationError):

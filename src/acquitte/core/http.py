@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
+from ipware import get_client_ip
 
 from .errors import BusinessError
 
@@ -36,8 +38,26 @@ def signed_in_user(request: HttpRequest) -> User:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The peer address; behind a proxy, the proxy is expected to set REMOTE_ADDR (not X-Forwarded-For)."""
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"
+    """The client's address, as sign-in lockouts, rate limits and the audit trail see it.
+
+    With ``ACQUITTE_TRUSTED_PROXIES = 0`` (the default) it is the peer address and X-Forwarded-For
+    is ignored: a client could write anything there. With N trusted proxies in front of the app,
+    each appending the address it received the request from, the client is the N-th address from
+    the right of X-Forwarded-For (django-ipware, not strict, so entries a client prepends are
+    skipped); a request that did not cross them all falls back to the peer address.
+    """
+    peer = request.META.get("REMOTE_ADDR") or "0.0.0.0"
+    proxies = settings.ACQUITTE_TRUSTED_PROXIES
+    if proxies <= 0:
+        return peer
+    address, _routable = get_client_ip(
+        request,
+        proxy_order="left-most",
+        proxy_count=proxies - 1,
+        request_header_order=["HTTP_X_FORWARDED_FOR"],
+        strict=False,
+    )
+    return address or peer
 
 
 def paginate(request: HttpRequest, rows: QuerySet[M], *, per_page: int = 25) -> Page[M]:

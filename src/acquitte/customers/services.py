@@ -271,3 +271,30 @@ def complete_first_login(
     primary.name, primary.email, primary.phone = name, contact.get("email", ""), contact.get("phone", "")
     _validated(primary).save()
     return _accept_terms(customer=customer, actor=actor, terms=terms, ip_address=ip_address)
+
+
+@transaction.atomic
+def unlock_account(*, organisation: Organisation, user: User, actor: Actor) -> int:
+    """Lift a sign-in lockout: forget the recent failures of one account of this organisation
+    (its staff or a portal user of one of its customers). The organisation's owner only.
+
+    Returns how many failure records were removed. Lockouts of an address (password spraying)
+    are not an account's, and lapse after the cool-off.
+    """
+    from axes.utils import reset
+
+    check_can_manage_settings(actor, organisation)
+    belongs = user.organisation_id == organisation.pk or (
+        user.customer is not None and user.customer.organisation_id == organisation.pk
+    )
+    if not belongs:
+        raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
+    removed = reset(username=user.email)
+    record_transition(
+        obj=user,
+        organisation=organisation,
+        actor=actor,
+        action=AuditAction.UPDATE,
+        detail={"unlocked": True, "failures_removed": removed},
+    )
+    return int(removed)

@@ -18,9 +18,11 @@ from acquitte.core.actors import PublicLink, System
 from acquitte.core.models import TaxRate
 from acquitte.customers import services as customers
 from acquitte.customers.models import Customer, Organisation, TermsVersion, User
+from acquitte.customers.selectors import terms_to_accept
 from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.services import LineInput
+from acquitte.payments.models import PaymentMethod
 from acquitte.payments.services import record_payment
 from acquitte.quotes import services as quotes
 from acquitte.quotes.models import Quote
@@ -508,6 +510,22 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     result.created.append(org.name)
 
 
+def accept_terms_of_card_holders(org: Organisation) -> int:
+    """Terms first (seed 001): a demo customer who holds a saved card or bank account has accepted
+    the current terms, as the portal now requires before saving one. Also run on a demo loaded
+    earlier, whose customers may have saved methods without an acceptance; returns how many."""
+    holders = Customer.objects.filter(
+        organisation=org, payment_methods__status=PaymentMethod.Status.VALID
+    ).distinct()
+    accepted = 0
+    for customer in holders:
+        terms = terms_to_accept(customer)
+        if terms is not None:
+            customers.accept_terms(customer=customer, actor=DEMO, terms=terms, ip_address="127.0.0.1")
+            accepted += 1
+    return accepted
+
+
 def load_demo(
     *, today: datetime.date | None = None, log: Callable[[str], object] = lambda message: None
 ) -> DemoResult:
@@ -522,4 +540,8 @@ def load_demo(
         log(f"  {slug}: création…")
         with transaction.atomic():
             build(result, today)
+    for org in Organisation.objects.filter(slug__in=("laurentides", "atelier")):
+        accepted = accept_terms_of_card_holders(org)
+        if accepted:
+            log(f"  {org.slug}: conditions acceptées pour {accepted} client(s) ayant un moyen de paiement")
     return result

@@ -84,7 +84,7 @@ def _tax(
 def build(invoice: Invoice) -> bytes:
     """CII XML; lines carry their single VAT category (a French invoice has one rate per line)."""
     seller, buyer = invoice.seller, invoice.bill_to
-    taxes = list(invoice.taxes.all())
+    taxes = list(invoice.taxes.select_related("tax_rate"))
     by_code = {t.code: t for t in taxes}
     root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
     context = _el(root, "rsm:ExchangedDocumentContext")

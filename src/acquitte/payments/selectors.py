@@ -4,15 +4,17 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from acquitte.core.actors import Actor, Person, PublicLink
 from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.customers.selectors import terms_block
 from acquitte.invoicing.models import Invoice
 
 from . import secrets
-from .models import Payment, PaymentMethod, ProviderAccount, TransferDeclaration
+from .models import ChargeAttempt, Payment, PaymentMethod, ProviderAccount, TransferDeclaration
 from .providers import PROVIDER_FOR_KIND, OnlineKind, Provider, ProviderName, get_provider
 
 if TYPE_CHECKING:
@@ -38,6 +40,11 @@ class Payability:
     can_declare_transfer: bool
     #: Staff may record money received for it.
     can_record_payment: bool
+    #: A charge awaits its outcome (in flight, a crash before its answer, a debit settling):
+    #: "Paiement en cours de vérification", and no new online payment until it is settled.
+    payment_in_doubt: bool = False
+    #: The customer must accept the organisation's current terms before paying online (seed 001).
+    terms_pending: bool = False
 
     @property
     def any(self) -> bool:
@@ -45,18 +52,59 @@ class Payability:
         return self.can_pay_online or self.can_declare_transfer
 
 
+def attempts_in_flight(invoice: Invoice) -> QuerySet[ChargeAttempt]:
+    """The charge attempts of an invoice without an outcome yet (what ``open_attempt`` refuses beside)."""
+    return ChargeAttempt.objects.filter(
+        payment__invoice=invoice, state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING]
+    )
+
+
+def attempts_in_doubt(invoice: Invoice) -> QuerySet[ChargeAttempt]:
+    """In-flight attempts that are not a provider's page left open (a payer on Stripe, PayPal or
+    GoCardless: a new checkout closes it, so it blocks nothing): a charge sent and not answered,
+    one the provider accepted and is settling, or a page whose opening was cut short."""
+    page_open = (
+        Q(state=ChargeAttempt.State.CREATED) & ~Q(provider=ProviderName.SANDBOX) & ~Q(provider_reference="")
+    )
+    return attempts_in_flight(invoice).exclude(page_open)
+
+
 def payable(invoice: Invoice) -> Payability:
     """The one answer to "what can be done with this invoice now", shared by every page."""
     is_open = invoice.status == Invoice.Status.OPEN
     online = is_open and invoice.kind in ONLINE_PAYABLE_KINDS and invoice.online_payment
     accounts = provider_accounts(invoice.organisation) if online else {}
+    in_doubt = is_open and attempts_in_doubt(invoice).exists()
+    terms = online and terms_block(invoice.customer) is not None
+    can_pay = online and not in_doubt and not terms
     return Payability(
-        can_pay_online=online,
-        online_kinds=tuple(_kinds(accounts)),
-        saved_methods=online and ProviderName.SANDBOX in accounts,
+        can_pay_online=can_pay,
+        online_kinds=tuple(_kinds(accounts)) if can_pay else (),
+        # A saved method is charged only when nothing else is in flight, an open page included.
+        saved_methods=can_pay
+        and ProviderName.SANDBOX in accounts
+        and not attempts_in_flight(invoice).exists(),
         can_declare_transfer=is_open and invoice.kind == Invoice.Kind.INVOICE,
         can_record_payment=is_open and invoice.kind in ONLINE_PAYABLE_KINDS,
+        payment_in_doubt=in_doubt,
+        terms_pending=terms,
     )
+
+
+def acts_as_customer(actor: Actor) -> bool:
+    """The customer acts (signed in to the portal, or through a link), not staff or the system."""
+    return isinstance(actor, PublicLink) or (isinstance(actor, Person) and actor.customer_id is not None)
+
+
+def check_terms_accepted(customer: "Customer", actor: Actor) -> None:
+    """Seed 001, terms first: a customer who has not accepted the current terms may read, declare a
+    transfer or a cheque, but not save a method or pay online. Staff and scheduled runs are not held
+    (a saved method was added under accepted terms; a new version must not stop collection)."""
+    if acts_as_customer(actor) and terms_block(customer) is not None:
+        raise BusinessError(
+            _("Acceptez d'abord les conditions générales dans votre espace client."),
+            code=ErrorCode.TERMS_NOT_ACCEPTED,
+        )
 
 
 def has_open_invoice_offline(customer: "Customer") -> bool:

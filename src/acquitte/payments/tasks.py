@@ -12,5 +12,6 @@ def process_webhook_event(event_id: int) -> None:
 
 
 @shared_task
-def reconcile_payments() -> Counts:
-    return services.reconcile_payments(actor=System(reason="reconcile_payments"))
+def reconcile_payments(pending: bool = True) -> Counts:
+    """Every 20 s for attempts in doubt (``pending=False``), every 5 minutes for debits settling too."""
+    return services.reconcile_payments(actor=System(reason="reconcile_payments"), pending=pending)

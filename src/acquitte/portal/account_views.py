@@ -19,7 +19,7 @@ from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.http import AuthenticatedHttpRequest, View, client_ip, report
 from acquitte.customers import services as customers
 from acquitte.customers.models import Customer
-from acquitte.customers.selectors import terms_to_accept
+from acquitte.customers.selectors import terms_block, terms_to_accept
 from acquitte.documents import services as documents
 from acquitte.invoicing.selectors import receivables
 from acquitte.payments import selectors as payment_selectors
@@ -213,6 +213,7 @@ def billing(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRespon
         "pay_form": pay_form,
         "figures": receivables(customer),
         "payments": payment_selectors.received_payments(customer)[:10],
+        "terms_pending": terms_block(customer) is not None,
     }
     return render(request, "portal/billing.html", context)
 

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
 from . import account_views, views
+from .forms import OutboxPasswordResetForm
 
 app_name = "portal"
 
@@ -18,6 +19,8 @@ urlpatterns = [
         auth.PasswordResetView.as_view(
             template_name="portal/password_reset_form.html",
             email_template_name="portal/password_reset_email.txt",
+            subject_template_name="portal/password_reset_subject.txt",
+            form_class=OutboxPasswordResetForm,
             success_url=reverse_lazy("portal:password_reset_done"),
         ),
         name="password_reset",

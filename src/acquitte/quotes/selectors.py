@@ -48,6 +48,16 @@ def quote_by_public_token(token: str) -> Quote | None:
     return by_public_token(Quote.objects.exclude(status=Quote.Status.DRAFT), token)
 
 
+def link_replaced(quote: Quote) -> bool:
+    """The quote became an invoice whose link was revoked: the quote's link must not lead to it.
+
+    The invoice's new link goes only to whom staff send it; the quote link, out since the quote
+    was sent, says the document was replaced and nothing more.
+    """
+    invoice = quote.invoice
+    return invoice is not None and invoice.public_token_revoked_at is not None
+
+
 def quote_taxes(quote: Quote) -> list[TaxAmount]:
     """The per-rate tax breakdown of a quote, as the invoice will freeze it."""
     return compute_totals(list(quote.lines.all())).taxes

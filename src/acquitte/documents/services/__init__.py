@@ -2,9 +2,8 @@
 
 from .blocks import DocumentData
 from .data import document_data_for_invoice
-from .facturx import with_facturx
 from .formatting import date_text, money_text, public_url
-from .rendering import TEMPLATE, invoice_pdf, pdf_response, render, render_png
+from .rendering import TEMPLATE, invoice_pdf, pdf_response, render, render_facturx, render_png
 from .sending import send_invoice
 
 __all__ = [
@@ -17,7 +16,7 @@ __all__ = [
     "pdf_response",
     "public_url",
     "render",
+    "render_facturx",
     "render_png",
     "send_invoice",
-    "with_facturx",
 ]

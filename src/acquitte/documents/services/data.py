@@ -30,7 +30,7 @@ def _payment(invoice: Invoice, t: dict[str, str]) -> tuple[list[str], str]:
         payment.append(t["iban"].format(iban=org.iban, bic=org.bic))
     if org.cheque_payee:
         payment.append(t["cheque"].format(payee=org.cheque_payee))
-    if invoice.online_payment and invoice.public_token_revoked_at is None:
+    if invoice.online_payment:  # the current link: a revoked one was replaced, never printed again
         payment.append(t["link"].format(url=public_url(invoice)))
         return payment, qr_svg(public_url(invoice))
     return payment, ""

@@ -16,7 +16,7 @@ from ..models import RenderedDocument
 from ..selectors import kept_pdf
 from .blocks import DocumentData
 from .data import document_data_for_invoice
-from .facturx import with_facturx
+from .facturx import checked_xml, with_facturx_xmp
 
 TEMPLATE = Path(__file__).parent.parent / "templates_typst" / "document.typ"
 FONT_PATHS = [p for p in ("/usr/share/fonts/truetype/dejavu",) if Path(p).is_dir()]
@@ -30,13 +30,16 @@ class _Compiler:
         self._compiler: typst.Compiler | None = None
         self._lock = threading.Lock()
 
-    def pdf(self, document: DocumentData) -> bytes:
+    def pdf(self, document: DocumentData, *, facturx: bytes | None = None) -> bytes:
+        inputs = {"data": json.dumps(document.data, ensure_ascii=False)}
+        if facturx is not None:
+            inputs["facturx"] = facturx.decode()
         with self._lock:
             if self._compiler is None:
                 self._compiler = typst.Compiler(str(TEMPLATE), font_paths=FONT_PATHS)
             pdf = self._compiler.compile(
                 format="pdf",
-                sys_inputs={"data": json.dumps(document.data, ensure_ascii=False)},
+                sys_inputs=inputs,
                 pdf_standards=["a-3b"],
             )
         if not isinstance(pdf, bytes):
@@ -50,6 +53,11 @@ _compiler = _Compiler()
 def render(document: DocumentData) -> bytes:
     """A PDF/A-3b of the document (Typst, a few milliseconds a page)."""
     return _compiler.pdf(document)
+
+
+def render_facturx(document: DocumentData, invoice: Invoice) -> bytes:
+    """The PDF/A-3b with the invoice's EN 16931 XML attached by Typst and the Factur-X XMP."""
+    return with_facturx_xmp(_compiler.pdf(document, facturx=checked_xml(invoice)))
 
 
 def render_png(document: DocumentData, *, ppi: float = 96) -> list[bytes]:
@@ -77,9 +85,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     kept = kept_pdf(invoice, digest)
     if kept is not None:
         return kept
-    pdf = render(document)
-    if facturx:
-        pdf = with_facturx(pdf, invoice)
+    pdf = render_facturx(document, invoice) if facturx else render(document)
     try:
         with transaction.atomic():
             RenderedDocument.objects.create(invoice=invoice, sha256=digest, pdf=pdf)

@@ -23,10 +23,7 @@ def _check_sendable(invoice: Invoice) -> None:
         raise BusinessError(_("Finalisez la facture avant de l'envoyer."), code=ErrorCode.INVALID_STATE)
     if invoice.status == Invoice.Status.VOID:
         raise BusinessError(_("Une facture annulée ne s'envoie pas."), code=ErrorCode.INVALID_STATE)
-    if invoice.public_token_revoked_at is not None:
-        raise BusinessError(
-            _("Le lien de consultation de cette facture a été révoqué."), code=ErrorCode.INVALID_STATE
-        )
+    # A revoked link was replaced by a new one (``revoke_public_link``): sending shares the new link.
 
 
 def _context(invoice: Invoice) -> dict[str, Any]:
@@ -49,6 +46,7 @@ def send_invoice(*, invoice: Invoice, actor: Actor, sms: bool = True) -> list[Ou
     """E-mail a finalised invoice with its consultation link in the body (seed 004: the online
     payment is offered through that link), the PDF attached; and an SMS when the customer has a phone."""
     check_can_write(actor, invoice.organisation)
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)  # the link as a revocation left it
     _check_sendable(invoice)
     contact = invoice.billing_contact
     email = (contact.email if contact and contact.email else "") or invoice.customer.email

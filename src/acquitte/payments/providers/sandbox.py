@@ -129,6 +129,8 @@ class SandboxProvider(Provider):
         return json.dumps(event).encode()
 
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
+        if not secret:
+            raise WebhookRejected("no webhook secret", 401)
         header = headers.get(SIGNATURE_HEADER, "")
         try:
             parts = dict(item.split("=", 1) for item in header.split(","))

@@ -25,6 +25,9 @@ def connect_provider(
 ) -> ProviderAccount:
     """Check credentials with the provider, then store (or replace) them encrypted.
 
+    Webhooks are verified with the account's own secret: the one the provider issued (Stripe,
+    GoCardless; PayPal signs with a certificate), or a random one drawn here for the sandbox.
+
     The mode comes from the credentials themselves (sk_test_/sk_live_, sandbox_/live_) except for
     PayPal, whose credentials do not say it. The provider is asked before anything is written.
     """
@@ -40,6 +43,9 @@ def connect_provider(
         )
     if name == ProviderName.SANDBOX:
         verified = Verified(mode=ProviderAccount.Mode.TEST, account_name=_("Bac à sable Acquitte"))
+        # The sandbox issues no secret of its own: a random one per account, stored encrypted with
+        # the credentials (never derived from SECRET_KEY). Connecting again draws a new one.
+        clean["webhook_secret"] = secrets.new_webhook_secret()
     else:
         if name == ProviderName.PAYPAL and mode not in ProviderAccount.Mode.values:
             raise BusinessError(_("Mode inconnu."), code=ErrorCode.INVALID_INPUT)

@@ -18,7 +18,13 @@ from acquitte.invoicing.models import Invoice
 
 from ..models import ChargeAttempt, Payment, PaymentMethod, ProviderAccount
 from ..providers import ProviderName
-from ..selectors import ONLINE_PAYABLE_KINDS, has_open_invoice_offline, provider_client
+from ..selectors import (
+    ONLINE_PAYABLE_KINDS,
+    attempts_in_flight,
+    check_terms_accepted,
+    has_open_invoice_offline,
+    provider_client,
+)
 from .outcomes import apply_charge_result, positive_amount, user_of
 
 if TYPE_CHECKING:
@@ -166,6 +172,7 @@ def open_attempt(
         if existing.payment.customer_id != customer.pk:
             raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
         return existing, False
+    check_terms_accepted(customer, actor)  # a new charge only: a repeat gets the first one's outcome
     if invoice is not None:
         amount = _amount_due(invoice, customer)
     if amount is None:
@@ -203,10 +210,7 @@ def _amount_due(invoice: Invoice, customer: "Customer") -> "Decimal":
             _("Cette facture ne se règle pas en ligne : payez-la selon les modalités indiquées."),
             code=ErrorCode.ONLINE_PAYMENT_OFF,
         )
-    in_flight = ChargeAttempt.objects.filter(
-        payment__invoice=invoice, state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING]
-    ).exists()
-    if in_flight:
+    if attempts_in_flight(invoice).exists():
         raise BusinessError(
             _("Un paiement de cette facture est déjà en cours."), code=ErrorCode.PAYMENT_IN_PROGRESS
         )

@@ -5,6 +5,7 @@ where to come back to. Its nonce is the charge's idempotency key, so submitting 
 charges once.
 """
 
+import hmac
 import uuid
 from typing import Any
 
@@ -22,7 +23,7 @@ from acquitte.invoicing.models import Invoice
 from .. import validation
 from ..models import Payment, PaymentMethod
 from ..providers import OnlineKind, ProviderName, get_provider
-from ..selectors import payable, provider_for
+from ..selectors import attempts_in_doubt, check_terms_accepted, payable, provider_for
 from .charges import pay_invoice_once
 from .hosted import start_hosted_payment
 from .methods import bank_account_number
@@ -45,6 +46,12 @@ def start_checkout(*, invoice: Invoice, kind: str, return_path: str, actor: Acto
     check_can_act_for(actor, invoice.customer)
     if kind not in {k.value for k in OnlineKind}:
         raise BusinessError(_("Mode de paiement inconnu."), code=ErrorCode.INVALID_INPUT)
+    check_terms_accepted(invoice.customer, actor)
+    if attempts_in_doubt(invoice).exists():
+        raise BusinessError(
+            _("Un paiement de cette facture est en cours de vérification : attendez son résultat."),
+            code=ErrorCode.PAYMENT_IN_PROGRESS,
+        )
     if not payable(invoice).can_pay_online:
         raise BusinessError(_("Cette facture n'est pas à payer en ligne."), code=ErrorCode.ONLINE_PAYMENT_OFF)
     if not return_path.startswith("/") or return_path.startswith("//"):
@@ -63,7 +70,11 @@ def start_checkout(*, invoice: Invoice, kind: str, return_path: str, actor: Acto
             urls=lambda key: _return_urls(key, return_path),
             actor=actor,
         )
-    session = signing.dumps({"i": invoice.pk, "k": kind, "n": uuid.uuid4().hex, "r": return_path}, salt=SALT)
+    # "t": the link's key when the session opened; revoking the link ends its sessions too.
+    session = signing.dumps(
+        {"i": invoice.pk, "k": kind, "n": uuid.uuid4().hex, "r": return_path, "t": invoice.public_key},
+        salt=SALT,
+    )
     return get_provider(ProviderName.SANDBOX).checkout_url(session=session, kind=kind)
 
 
@@ -88,6 +99,8 @@ def read_checkout(session: str) -> tuple[Invoice, str, str, str]:
     try:
         data = signing.loads(session, salt=SALT, max_age=MAX_AGE)
         invoice = Invoice.objects.select_related("organisation", "customer").get(pk=data["i"])
+        if not hmac.compare_digest(str(data["t"]), invoice.public_key):
+            raise _expired()
     except (signing.BadSignature, Invoice.DoesNotExist, KeyError, TypeError) as exc:
         raise _expired() from exc
     return invoice, str(data["k"]), str(data["n"]), str(data["r"])

@@ -15,7 +15,7 @@ from acquitte.core.tenancy import check_can_act_for
 from .. import validation
 from ..models import PaymentMethod
 from ..providers import ProviderName, get_provider
-from ..selectors import saved_methods_available
+from ..selectors import check_terms_accepted, saved_methods_available
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Contact, Customer
@@ -33,6 +33,7 @@ def _save_method(
     **display: Any,
 ) -> PaymentMethod:
     check_can_act_for(actor, customer)
+    check_terms_accepted(customer, actor)
     if contact is not None and contact.customer_id != customer.pk:
         raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
     holder = (holder or "").strip()

@@ -19,27 +19,41 @@ from .refunds import apply_refund_result
 logger = logging.getLogger(__name__)
 
 
+#: An attempt still without an answer this long after it was committed is in doubt: the provider
+#: call that made it has ended one way or another (provider calls time out after 10 s, 20 s with
+#: GoCardless's one retry; a web worker is killed after 30 s). Run every 20 s (settings'
+#: CELERY_BEAT_SCHEDULE), reconciliation settles a crash within a minute, and never asks about a
+#: call still on its way.
+IN_DOUBT_AFTER = datetime.timedelta(seconds=40)
+
+
 class Counts(TypedDict):
     checked: int
     settled: int
 
 
 def reconcile_payments(
-    *, actor: System, older_than: datetime.timedelta = datetime.timedelta(minutes=2)
+    *, actor: System, older_than: datetime.timedelta = IN_DOUBT_AFTER, pending: bool = True
 ) -> Counts:
     """Settle charge and refund attempts left in doubt.
 
-    A hosted payment is asked about by its reference; one the payer left open for a day is closed
-    at the provider, and one that never got a reference (a crash before the provider answered) never
-    reached a payer, so it is cancelled. A refund is asked about by its key. Only the system runs it:
-    it acts on every organisation at once.
+    A charge is asked about by its key. A hosted payment is asked about by its reference; the payer
+    may stay on the provider's page for its whole lifetime (``HOSTED_PAGE_LIFETIME``), and only after
+    it is the page closed at the provider, whatever ``older_than`` says. One that never got a
+    reference (a crash before the provider answered) never reached a payer, so it is cancelled.
+    A refund is asked about by its key. ``pending=False`` leaves out the charges the provider already
+    accepted and is settling (a direct debit takes days and is reported by webhook): the frequent run
+    settles crashes, a slower one those. Only the system runs it: it acts on every organisation.
     """
     check_is_system(actor)
     now = timezone.now()
     counts = Counts(checked=0, settled=0)
-    doubtful = ChargeAttempt.objects.filter(
-        state__in=[ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING], created_at__lt=now - older_than
+    states = (
+        [ChargeAttempt.State.CREATED, ChargeAttempt.State.PENDING]
+        if pending
+        else [ChargeAttempt.State.CREATED]
     )
+    doubtful = ChargeAttempt.objects.filter(state__in=states, created_at__lt=now - older_than)
     for attempt in doubtful.iterator():
         counts["checked"] += 1
         try:

@@ -1,12 +1,9 @@
 """Provider webhooks: verified and stored once on arrival, applied later by a task."""
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,15 +13,22 @@ from acquitte.customers.models import Organisation
 from ..models import ChargeAttempt, ProviderAccount, WebhookEvent
 from ..providers import PROVIDER_FIELDS, ChargeResult, ProviderName, get_provider
 from ..providers.base import WebhookRejected
+from ..secrets import decrypt
 from .outcomes import apply_charge_result
 
 logger = logging.getLogger(__name__)
 
 
 def webhook_secret(*, provider: str, organisation: Organisation) -> str:
-    """Per-organisation signing secret of the sandbox, derived from the server's secret key."""
-    message = f"webhook:{provider}:{organisation.slug}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    """The signing secret of an organisation's account with ``provider`` ("" when none is stored).
+
+    It is the account's own: issued by the provider, or drawn at random when the sandbox was
+    connected (``connect_provider``), and stored encrypted with the credentials; nothing derives it.
+    """
+    account = ProviderAccount.objects.filter(organisation=organisation, provider=provider).first()
+    if account is None:
+        return ""
+    return decrypt(account.credentials_encrypted).get("webhook_secret", "")
 
 
 def receive_webhook(
@@ -46,11 +50,10 @@ def receive_webhook(
     if account is None:
         raise WebhookRejected("unknown organisation, or provider not connected", 404)
     organisation = account.organisation
-    if provider == ProviderName.SANDBOX:
-        handler, secret = get_provider(provider), webhook_secret(provider=provider, organisation=organisation)
-    else:
-        handler = get_provider(provider, account=account)
-        secret = handler.credentials.get("webhook_secret", "")
+    handler = get_provider(provider, account=account)
+    secret = handler.credentials.get("webhook_secret", "")
+    if not secret and provider != ProviderName.PAYPAL:  # PayPal signs with a certificate instead
+        raise WebhookRejected("no webhook secret for this account", 401)
     events = handler.parse_webhook(body=body, headers=headers, secret=secret)
     stored = []
     for event in events:

@@ -125,6 +125,11 @@ def approve_quote(*, quote: Quote, actor: Actor, ip_address: str | None = None) 
         quote = Quote.objects.select_for_update().select_related("organisation", "customer").get(pk=quote.pk)
         check_can_act_for(actor, quote.customer)
         if quote.invoice is not None:
+            if isinstance(actor, PublicLink) and quote.invoice.public_token_revoked_at is not None:
+                raise BusinessError(
+                    _("Ce document a été remplacé : contactez-nous pour en recevoir le nouveau lien."),
+                    code=ErrorCode.LINK_REPLACED,
+                )
             return quote.invoice
         by_customer = _by_customer(actor)
         check_decidable(quote, by_staff=not by_customer)

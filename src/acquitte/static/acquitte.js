@@ -1,0 +1,33 @@
+// The little behaviour the pages have, without inline script or event handlers (the CSP forbids
+// both). Loaded with `defer` by base.html; every hook is a data- attribute.
+(function () {
+  "use strict";
+
+  // <select data-autosubmit>: choosing sends its form (the language menu).
+  document.addEventListener("change", function (e) {
+    var field = e.target.closest && e.target.closest("[data-autosubmit]");
+    if (field && field.form) { field.form.submit(); }
+  });
+
+  // <input data-select-on-focus>: focusing selects the whole value (links to copy).
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("[data-select-on-focus]")) { e.target.select(); }
+  });
+
+  // <button data-print>: prints the page.
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) { window.print(); }
+  });
+
+  // data-confirm on a form or its submit button: asks before sending.
+  document.addEventListener("submit", function (e) {
+    var holder = (e.submitter && e.submitter.dataset.confirm) ? e.submitter : e.target.closest("[data-confirm]");
+    if (holder && !window.confirm(holder.dataset.confirm)) { e.preventDefault(); e.stopImmediatePropagation(); }
+  }, true);
+
+  // htmx requests carry the CSRF token of <meta name="csrf-token">.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) { e.detail.headers["X-CSRFToken"] = meta.content; }
+  });
+})();
