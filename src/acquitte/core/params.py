@@ -82,7 +82,10 @@ def search_param(request: HttpRequest, name: str = "q") -> str:
 def check_text(value: str, *, max_length: int, label: str) -> None:
     """Refuse a NUL byte or text longer than ``max_length`` (never cut it silently)."""
     if has_nul(value):
-        raise BusinessError(_("%(label)s contient un caractère nul, qui n'est pas permis.") % {"label": label}, code=ErrorCode.INVALID_INPUT)
+        raise BusinessError(
+            _("%(label)s contient un caractère nul, qui n'est pas permis.") % {"label": label},
+            code=ErrorCode.INVALID_INPUT,
+        )
     if len(value) > max_length:
         raise BusinessError(
             _("%(label)s dépasse %(max)d caractères (%(length)d).")
@@ -116,7 +119,11 @@ class RefuseNulMiddleware:
             return render(
                 request,
                 "400.html",
-                {"message": _("La requête contient un caractère nul (U+0000), qui n'est permis dans aucun champ.")},
+                {
+                    "message": _(
+                        "La requête contient un caractère nul (U+0000), qui n'est permis dans aucun champ."
+                    )
+                },
                 status=400,
             )
         return self.get_response(request)
