@@ -37,15 +37,24 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 @pytest.fixture(autouse=True)
 def _reference_tax_rates(request):
-    """Transactional tests flush every table afterwards, data migrations included: put the
-    reference tax rates back so that later tests see the same database as a fresh install."""
+    """Transactional tests (and the browser tests' live server) flush every table afterwards, data
+    migrations included: whichever test runs next on that worker gets the reference tax rates back,
+    so test order and the split over workers cannot change results."""
+    names = request.fixturenames
     marker = request.node.get_closest_marker("django_db")
-    if not (marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))):
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    if transactional or "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif marker or "db" in names:
+        request.getfixturevalue("db")
+    else:
         return
-    request.getfixturevalue("transactional_db")
     from django.apps import apps
 
-    importlib.import_module("acquitte.core.migrations.0003_tax_rates").load(apps, None)
+    from acquitte.core.models import TaxRate
+
+    if not TaxRate.objects.exists():
+        importlib.import_module("acquitte.core.migrations.0003_tax_rates").load(apps, None)
 
 
 @pytest.fixture(autouse=True)
