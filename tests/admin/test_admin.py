@@ -1,3 +1,4 @@
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -5,6 +6,9 @@ import pytest
 from acquitte.customers.services import create_staff_user
 from acquitte.invoicing.models import Invoice
 from tests import factories
+
+# Money is received on or after the invoice date, and never in the future.
+TODAY = datetime.date.today().isoformat()
 
 PASSWORD = "un-mot-de-passe-solide-42"
 
@@ -183,11 +187,9 @@ def test_staff_record_a_cheque_received(client, two_orgs):
         in client.get(f"/admin/invoicing/invoice/{inv.pk}/change/").content.decode()
     )
     url = f"/admin/invoicing/invoice/{inv.pk}/paiement/"
-    bad = client.post(url, {"method": "cheque", "amount": "-1", "received_on": "2026-01-01"})
+    bad = client.post(url, {"method": "cheque", "amount": "-1", "received_on": TODAY})
     assert bad.status_code == 200
-    client.post(
-        url, {"method": "cheque", "amount": "114.98", "received_on": "2026-01-01", "reference": "Chèque 88"}
-    )
+    client.post(url, {"method": "cheque", "amount": "114.98", "received_on": TODAY, "reference": "Chèque 88"})
     inv.refresh_from_db()
     assert inv.status == "paid"
     assert client.get(f"/admin/invoicing/invoice/{other.pk}/paiement/").status_code == 404

@@ -1,5 +1,7 @@
 """Back-office pages through Django's test client: what staff do, and what bad input leaves behind."""
 
+import datetime
+
 import pytest
 from django.test import TestCase
 
@@ -11,6 +13,9 @@ from acquitte.payments.models import Payment, ProviderAccount
 from acquitte.quotes.models import Quote
 from tests import factories
 from tests.payments.fake_providers import STRIPE_TEST_KEY, FakeProviders
+
+# Money is received on or after the invoice date, and never in the future.
+TODAY = datetime.date.today().isoformat()
 
 
 @pytest.fixture
@@ -181,16 +186,14 @@ def test_one_off_invoice_from_catalogue_lines_to_payment(staff_client, org_qc):
     assert OutboundMessage.objects.filter(channel="sms", reference=invoice.number).exists()
     staff_client.post(base + "online/", {"offered": "0"})
     assert Invoice.objects.get(pk=invoice.pk).online_payment is False
-    bad = staff_client.post(
-        base + "paiement/", {"method": "cheque", "amount": "-5", "received_on": "2026-11-20"}
-    )
+    bad = staff_client.post(base + "paiement/", {"method": "cheque", "amount": "-5", "received_on": TODAY})
     assert bad.status_code == 400 and not Payment.objects.exists()
     staff_client.post(
         base + "paiement/",
         {
             "method": "cheque",
             "amount": str(invoice.total),
-            "received_on": "2026-11-20",
+            "received_on": TODAY,
             "reference": "Chèque 101",
         },
     )
@@ -276,7 +279,7 @@ def test_outbox_and_notifications_pages(staff_client, org_qc, owner):
     with TestCase.captureOnCommitCallbacks(execute=True):
         staff_client.post(
             f"/gestion/factures/{invoice.pk}/paiement/",
-            {"method": "cheque", "amount": str(invoice.total), "received_on": "2026-11-20"},
+            {"method": "cheque", "amount": str(invoice.total), "received_on": TODAY},
         )
     page = staff_client.get("/gestion/messages/").content.decode()
     assert owner.email in page and "Envoyé" in page
@@ -338,7 +341,7 @@ def test_refund_from_the_invoice_page(staff_client, org_qc, client):
     invoice = factories.invoice(org_qc, customer)
     staff_client.post(
         f"/gestion/factures/{invoice.pk}/paiement/",
-        {"method": "cheque", "amount": str(invoice.total), "received_on": "2026-11-20"},
+        {"method": "cheque", "amount": str(invoice.total), "received_on": TODAY},
     )
     payment = Payment.objects.get()
     assert "Rembourser" in staff_client.get(f"/gestion/factures/{invoice.pk}/").content.decode()

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -112,7 +113,7 @@ class InvoiceFilterForm(forms.Form):
 
 class RefundForm(forms.Form):
     amount = forms.DecimalField(
-        label=_("Montant à rembourser"), max_digits=14, decimal_places=2, min_value=0.01
+        label=_("Montant à rembourser"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponseBase, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -70,12 +71,14 @@ def date_param(request: HttpRequest, name: str) -> datetime.date | None:
 
 
 def search_param(request: HttpRequest, name: str = "q") -> str:
-    """Search text from ``?q=``: stripped, NUL refused, at most MAX_SEARCH characters.
-
-    Raises BusinessError (the view shows it and searches nothing).
-    """
+    """Search text from ``?q=``, stripped. A NUL byte or more than MAX_SEARCH characters is refused:
+    the page says so (a message) and searches nothing, rather than cutting the text."""
     raw = request.GET.get(name, "").strip()
-    check_text(raw, max_length=MAX_SEARCH, label=_("La recherche"))
+    try:
+        check_text(raw, max_length=MAX_SEARCH, label=_("La recherche"))
+    except BusinessError as exc:
+        messages.error(request, exc.text())
+        return ""
     return raw
 
 
@@ -103,6 +106,8 @@ def _request_has_nul(request: HttpRequest) -> bool:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
+        # Read (and keep) the raw body first: a view that reads request.body (webhooks) still can.
+        request.body  # noqa: B018
         return any(has_nul(key) or any(has_nul(v) for v in values) for key, values in request.POST.lists())
     return False
 

@@ -18,7 +18,13 @@ class AddressFields(models.Model):
     city = models.CharField(_("ville"), max_length=100)
     region = models.CharField(_("province / région"), max_length=100, blank=True)
     postal_code = models.CharField(_("code postal"), max_length=20)
-    country = models.CharField(_("pays"), max_length=2, default="CA")
+    country = models.CharField(
+        _("pays"),
+        max_length=2,
+        default="CA",
+        validators=[validators.country_code],
+        help_text=_("Code ISO 3166 à deux lettres (CA, FR, …)."),
+    )
 
     class Meta:
         abstract = True
@@ -323,7 +329,8 @@ class Contact(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if self.phone:
+        # A form checks a new contact before it has its customer; the service checks it again with one.
+        if self.phone and self.customer_id is not None:
             try:
                 self.phone = validators.phone_e164(self.phone, self.customer.organisation.country)
             except ValidationError as exc:

@@ -1,9 +1,10 @@
-"""Checks of identifiers people type: tax registrations and phone numbers."""
+"""Checks of identifiers people type: tax registrations, phone numbers and countries."""
 
 import re
 from types import ModuleType
 
 import phonenumbers
+import pycountry
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from stdnum import exceptions as stdnum_errors
@@ -67,3 +68,13 @@ def phone_e164(value: str, region: str = "CA") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(_("Numéro de téléphone invalide : « %(value)s ».") % {"value": value})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_code(value: str) -> None:
+    """An ISO 3166-1 alpha-2 code that exists (pycountry's table, from Debian's iso-codes)."""
+    known = len(value) == 2 and value.isascii() and value.isupper() and pycountry.countries.get(alpha_2=value)
+    if not known:
+        raise ValidationError(
+            _("Pays inconnu : « %(value)s » (code ISO 3166 à deux lettres, par exemple CA ou FR).")
+            % {"value": value[:20]}
+        )

@@ -1,4 +1,5 @@
 import datetime
+from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +32,9 @@ class TransferDeclarationForm(forms.Form):
     sent_on = forms.DateField(
         label=_("Envoyé le"), initial=datetime.date.today, widget=forms.DateInput(attrs={"type": "date"})
     )
-    amount = forms.DecimalField(label=_("Montant"), max_digits=14, decimal_places=2, min_value=0.01)
+    amount = forms.DecimalField(
+        label=_("Montant"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+    )
 
 
 class DebitMandateForm(forms.Form):
@@ -67,7 +70,9 @@ class RecordPaymentForm(forms.Form):
             )
         ],
     )
-    amount = forms.DecimalField(label=_("Montant reçu"), max_digits=14, decimal_places=2, min_value=0.01)
+    amount = forms.DecimalField(
+        label=_("Montant reçu"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+    )
     received_on = forms.DateField(
         label=_("Reçu le"), initial=datetime.date.today, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -232,7 +232,11 @@ class WebhookEvent(models.Model):
         verbose_name = _("événement de prestataire")
         verbose_name_plural = _("événements de prestataire")
         constraints = [
-            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_once_per_event")
+            # Per organisation (one account per provider and organisation): two accounts of the
+            # same provider can send the same event id, and neither may hide the other's event.
+            models.UniqueConstraint(
+                fields=["organisation", "provider", "event_id"], name="webhook_once_per_account_event"
+            )
         ]
 
     def __str__(self) -> str:

@@ -60,16 +60,27 @@ def check_ach_routing(routing: str) -> str:
     return routing
 
 
+def _digits_only(value: str) -> str:
+    """The digits of a bank number typed with spaces at most; anything else (dashes, letters) is
+    not silently dropped: "0000-00-00" is not the account 00000000."""
+    compact = (value or "").replace(" ", "")
+    return compact if compact.isascii() and compact.isdigit() else ""
+
+
 def check_account_number(account: str, *, low: int = 4, high: int = 17) -> str:
-    account = DIGITS.sub("", account or "")
-    if not low <= len(account) <= high:
-        raise BusinessError(_("Numéro de compte invalide."), code=ErrorCode.PAYMENT_METHOD_INVALID)
+    account = _digits_only(account)
+    if not low <= len(account) <= high or not account.strip("0"):
+        raise BusinessError(
+            _("Numéro de compte invalide : %(low)d à %(high)d chiffres, sans tiret ni lettre.")
+            % {"low": low, "high": high},
+            code=ErrorCode.PAYMENT_METHOD_INVALID,
+        )
     return account
 
 
 def check_pad(*, institution: str, transit: str, account: str) -> str:
     """Canadian pre-authorised debit: institution (3), transit (5), account (7 to 12 digits)."""
-    institution, transit = DIGITS.sub("", institution or ""), DIGITS.sub("", transit or "")
+    institution, transit = _digits_only(institution), _digits_only(transit)
     if len(institution) != 3 or len(transit) != 5:
         raise BusinessError(
             _("Institution (3 chiffres) ou transit (5 chiffres) invalide."),

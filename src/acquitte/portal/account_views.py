@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.http import AuthenticatedHttpRequest, View, client_ip, report
+from acquitte.core.params import int_param, year_param
 from acquitte.customers import services as customers
 from acquitte.customers.models import Customer
 from acquitte.customers.selectors import terms_block, terms_to_accept
@@ -72,7 +73,7 @@ def invoice_list(request: AuthenticatedHttpRequest, customer: Customer) -> HttpR
     sort, status, year = (
         request.GET.get("tri", ""),
         request.GET.get("statut", ""),
-        request.GET.get("annee", ""),
+        year_param(request, "annee"),
     )
     invoices = selectors.portal_invoices(customer=customer, sort=sort, status=status, year=year)
     page = Paginator(invoices, 25).get_page(request.GET.get("page"))
@@ -128,7 +129,9 @@ def invoice_pay(request: AuthenticatedHttpRequest, customer: Customer, pk: int, 
     try:
         if kind == "saved":
             method = (
-                payment_selectors.valid_methods(customer).filter(pk=request.POST.get("method") or 0).first()
+                payment_selectors.valid_methods(customer)
+                .filter(pk=int_param(request, "method", source=request.POST) or 0)
+                .first()
             )
             if method is None:
                 raise BusinessError(_("Choisissez un moyen de paiement."), code=ErrorCode.INVALID_INPUT)

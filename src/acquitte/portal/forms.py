@@ -2,6 +2,7 @@ import logging
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -42,7 +43,7 @@ class FirstLoginForm(forms.Form):
 
 class PaymentAmountForm(forms.Form):
     amount = forms.DecimalField(
-        label=_("Montant du paiement"), max_digits=14, decimal_places=2, min_value=0.01
+        label=_("Montant du paiement"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
     method = forms.ChoiceField(label=_("Moyen de paiement"))
     key = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)

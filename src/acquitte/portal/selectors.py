@@ -18,7 +18,7 @@ SORTS = {
 
 
 def portal_invoices(
-    *, customer: Customer, sort: str = "", status: str = "", year: str = ""
+    *, customer: Customer, sort: str = "", status: str = "", year: int | None = None
 ) -> QuerySet[Invoice]:
     """The customer's documents; by default unpaid first, then oldest to newest (seed 000)."""
     qs = invoices_for_customer(customer).annotate(
@@ -33,8 +33,8 @@ def portal_invoices(
     )
     if status in Invoice.Status.values:
         qs = qs.filter(status=status)
-    if year.isdigit():
-        qs = qs.filter(issue_date__year=int(year))
+    if year is not None:
+        qs = qs.filter(issue_date__year=year)
     key = sort.lstrip("-")
     if key in SORTS:
         field = SORTS[key]

@@ -15,6 +15,7 @@ from acquitte.catalog.selectors import search_products
 from acquitte.catalog.services import save_product
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.core.params import int_param, search_param
 from acquitte.customers.models import Customer, Organisation
 from acquitte.customers.selectors import search_customers
 
@@ -62,14 +63,14 @@ def pick_customer(
 ) -> HttpResponse:
     """Step 1 of a new quote or invoice: pick the customer (search), or create one from here."""
     if request.method == "POST":
-        customer = owned(Customer, organisation, request.POST.get("customer") or 0)
+        customer = owned(Customer, organisation, int_param(request, "customer", source=request.POST) or 0)
         try:
             document = builder.create(organisation, customer, request.user)
         except BusinessError as exc:
             report(request, exc)
             return redirect(builder.new_url)
         return redirect("backoffice:builder", doc=builder.slug, pk=document.pk)
-    query = request.GET.get("q", "").strip()
+    query = search_param(request)
     page = paginate(request, search_customers(organisation=organisation, query=query), per_page=20)
     template = "backoffice/_pick_rows.html" if request.htmx else "backoffice/pick_customer.html"
     context = {
@@ -89,7 +90,7 @@ def builder(
     builder, document = _document(organisation, doc, pk)
     if not builder.is_draft(document):
         return redirect(builder.detail_url(document))
-    query = request.GET.get("q", "").strip()
+    query = search_param(request)
     results = search_products(organisation=organisation, query=query)[:20]
     if request.htmx and request.htmx.target == "results":
         return render(
@@ -104,7 +105,8 @@ def builder_add(
     request: AuthenticatedHttpRequest, doc: str, pk: int, *, organisation: Organisation
 ) -> HttpResponse:
     builder, document = _document(organisation, doc, pk)
-    product = Product.objects.filter(organisation=organisation, pk=request.POST.get("product") or 0).first()
+    product_pk = int_param(request, "product", source=request.POST)
+    product = Product.objects.filter(organisation=organisation, pk=product_pk or 0).first()
     try:
         if product is None:
             raise BusinessError(_("Produit introuvable."), code=ErrorCode.NOT_FOUND)

@@ -8,6 +8,7 @@ from acquitte.catalog.selectors import search_products
 from acquitte.catalog.services import save_product
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.core.params import search_param
 from acquitte.customers.models import Organisation
 
 from ..access import owned, staff_required
@@ -16,7 +17,7 @@ from ..forms import ProductForm
 
 @staff_required
 def product_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    query = search_param(request)
     show_all = request.GET.get("all") == "1"
     page = paginate(
         request, search_products(organisation=organisation, query=query, active_only=not show_all)

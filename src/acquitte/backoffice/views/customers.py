@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.core.params import search_param
 from acquitte.customers import services
 from acquitte.customers.models import Address, Customer, Organisation
 from acquitte.customers.selectors import search_customers
@@ -26,7 +27,7 @@ from ..forms import AddressForm, ContactForm, CustomerForm, SiteForm
 
 @staff_required
 def customer_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
+    query = search_param(request)
     rows = search_customers(organisation=organisation, query=query, sort=request.GET.get("sort", ""))
     page = paginate(request, rows)
     template = "backoffice/_customer_rows.html" if request.htmx else "backoffice/customer_list.html"

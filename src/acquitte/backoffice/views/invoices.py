@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.core.params import int_param
 from acquitte.core.selectors import history
 from acquitte.customers.models import Organisation
 from acquitte.customers.selectors import customer_of
@@ -32,8 +33,9 @@ def invoice_list(request: AuthenticatedHttpRequest, *, organisation: Organisatio
     form = InvoiceFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     customer = None
-    if request.GET.get("customer"):
-        customer = customer_of(organisation=organisation, pk=request.GET["customer"])
+    customer_pk = int_param(request, "customer")
+    if customer_pk is not None:
+        customer = customer_of(organisation=organisation, pk=customer_pk)
     sort = request.GET.get("sort", "")
     rows = staff_invoices(
         organisation,

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
+from acquitte.core.params import search_param
 from acquitte.customers.models import Organisation
 from acquitte.notifications import selectors, services
 from acquitte.notifications.models import OutboundMessage
@@ -16,7 +17,7 @@ from ..access import owned, staff_required
 @staff_required
 def outbox(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     channel, status = request.GET.get("channel", ""), request.GET.get("status", "")
-    query = request.GET.get("q", "").strip()
+    query = search_param(request)
     rows = selectors.outbox(organisation=organisation, channel=channel, status=status, query=query)
     return render(
         request,

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import AuthenticatedHttpRequest, client_ip, paginate, report
+from acquitte.core.params import search_param
 from acquitte.core.selectors import history
 from acquitte.customers.models import Organisation
 from acquitte.notifications.selectors import messages_about
@@ -25,7 +26,7 @@ from .builder import pick_customer
 @staff_required
 def quote_list(request: AuthenticatedHttpRequest, *, organisation: Organisation) -> HttpResponse:
     status = request.GET.get("status", "")
-    query = request.GET.get("q", "").strip()
+    query = search_param(request)
     rows = quotes_for_organisation(organisation, status=status, query=query, sort=request.GET.get("sort", ""))
     return render(
         request,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Model
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from acquitte.core.errors import BusinessError, ErrorCode
@@ -87,11 +88,27 @@ def check_total(total: Decimal) -> None:
         raise BusinessError(_("Montant total trop élevé."), code=ErrorCode.INVALID_AMOUNT)
 
 
+#: The longest payment term: a due date further than this after the issue date is a typo.
+MAX_TERM_YEARS = 5
+
+
 def check_dates(issue_date: datetime.date | None, due_date: datetime.date | None) -> None:
     if issue_date and due_date and due_date < issue_date:
         raise BusinessError(
             _("La date d'échéance ne peut pas précéder la date d'émission."), code=ErrorCode.INVALID_DATE
         )
+    start = issue_date or timezone.localdate()
+    if due_date and due_date > _years_after(start, MAX_TERM_YEARS):
+        raise BusinessError(
+            _("La date d'échéance doit être au plus %(years)d ans après la date d'émission.")
+            % {"years": MAX_TERM_YEARS},
+            code=ErrorCode.INVALID_DATE,
+        )
+
+
+def _years_after(day: datetime.date, years: int) -> datetime.date:
+    year = min(day.year + years, datetime.MAXYEAR)
+    return day.replace(year=year, day=min(day.day, 28) if day.month == 2 else day.day)
 
 
 def line_input(line: DocumentLine, **changes: Any) -> LineInput:

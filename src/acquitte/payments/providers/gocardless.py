@@ -8,7 +8,6 @@ the payment — hence ``new_reference``.
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,15 @@ from gocardless_pro import errors as gocardless_errors
 
 from acquitte.core.errors import BusinessError, ErrorCode
 
-from .base import ChargeResult, ChargeStatus, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .base import (
+    ChargeResult,
+    ChargeStatus,
+    HostedPayment,
+    Provider,
+    ProviderEvent,
+    WebhookRejected,
+    load_json,
+)
 from .names import OnlineKind
 from .verify import DEFAULT_GOCARDLESS_API_BASES
 
@@ -203,7 +210,7 @@ class GoCardlessProvider(Provider):
         if not hmac.compare_digest(expected.encode(), given.strip().encode()):
             raise WebhookRejected("bad signature", INVALID_TOKEN)
         try:
-            events = json.loads(body)["events"]
+            events = load_json(body)["events"]
         except (ValueError, KeyError, TypeError) as exc:
             raise WebhookRejected("malformed body", 400) from exc
         if not isinstance(events, list):

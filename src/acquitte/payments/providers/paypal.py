@@ -35,7 +35,15 @@ from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 from acquitte.core.errors import BusinessError, ErrorCode
 
 from ..models import ProviderAccount
-from .base import ChargeResult, ChargeStatus, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .base import (
+    ChargeResult,
+    ChargeStatus,
+    HostedPayment,
+    Provider,
+    ProviderEvent,
+    WebhookRejected,
+    load_json,
+)
 from .verify import DEFAULT_PAYPAL_API_BASES, _PayPalConfiguration
 
 logger = logging.getLogger(__name__)
@@ -251,7 +259,7 @@ class PayPalProvider(Provider):
         if not webhook_id:
             raise WebhookRejected("no PayPal webhook id configured", 401)
         try:
-            event = json.loads(body)
+            event = load_json(body)
             text = body.decode()
         except ValueError as exc:
             raise WebhookRejected("malformed body", 400) from exc

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from ..models import SandboxCharge, SandboxRefund, SandboxToken
-from .base import ChargeResult, ChargeStatus, Provider, ProviderEvent, SavedMethod, WebhookRejected
+from .base import ChargeResult, ChargeStatus, Provider, ProviderEvent, SavedMethod, WebhookRejected, load_json
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 TOLERANCE_SECONDS = 300
@@ -134,6 +134,8 @@ class SandboxProvider(Provider):
         header = headers.get(SIGNATURE_HEADER, "")
         try:
             parts = dict(item.split("=", 1) for item in header.split(","))
+            if not (parts["t"].isascii() and parts["t"].isdigit() and len(parts["t"]) <= 12):
+                raise ValueError("timestamp out of range")
             timestamp = int(parts["t"])
             given = parts["v1"]
         except (KeyError, ValueError) as exc:
@@ -144,7 +146,7 @@ class SandboxProvider(Provider):
         if not hmac.compare_digest(expected, given):
             raise WebhookRejected("bad signature", 401)
         try:
-            return [self.parse_payload(json.loads(body))]
+            return [self.parse_payload(load_json(body))]
         except ValueError as exc:
             raise WebhookRejected("malformed body", 400) from exc
 

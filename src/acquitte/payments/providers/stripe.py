@@ -4,7 +4,6 @@ A session's id is the reference we store: the payer's return, webhooks and refun
 it (a refund goes to the session's payment intent, which only exists once the payer has paid).
 """
 
-import json
 import logging
 import math
 import time
@@ -18,7 +17,15 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from ...core.errors import BusinessError, ErrorCode
-from .base import ChargeResult, ChargeStatus, HostedPayment, Provider, ProviderEvent, WebhookRejected
+from .base import (
+    ChargeResult,
+    ChargeStatus,
+    HostedPayment,
+    Provider,
+    ProviderEvent,
+    WebhookRejected,
+    load_json,
+)
 from .names import OnlineKind
 
 if TYPE_CHECKING:
@@ -233,7 +240,7 @@ class StripeProvider(Provider):
         except stripe.SignatureVerificationError as exc:
             raise WebhookRejected(str(exc), 401) from exc
         try:
-            payload = json.loads(text)
+            payload = load_json(text)
         except ValueError as exc:
             raise WebhookRejected("malformed body", 400) from exc
         event = self._normalise(payload)

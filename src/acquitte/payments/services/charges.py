@@ -6,7 +6,7 @@ outcome finds the same charge instead of making a second one.
 
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -167,36 +167,51 @@ def open_attempt(
         raise BusinessError(_("Clé d'idempotence manquante ou trop longue."), code=ErrorCode.INVALID_INPUT)
     if invoice is not None:
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    existing = ChargeAttempt.objects.select_related("payment").filter(idempotency_key=idempotency_key).first()
+    existing = _attempt_with_key(idempotency_key, customer)
     if existing:
-        if existing.payment.customer_id != customer.pk:
-            raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
         return existing, False
     check_terms_accepted(customer, actor)  # a new charge only: a repeat gets the first one's outcome
     if invoice is not None:
         amount = _amount_due(invoice, customer)
     if amount is None:
         raise BusinessError(_("Le montant doit être positif, au cent près."), code=ErrorCode.INVALID_AMOUNT)
-    payment = Payment.objects.create(
-        organisation_id=customer.organisation_id,
-        customer=customer,
-        amount=amount,
-        currency=customer.organisation.currency,
-        method=kind,
-        status=Payment.Status.PROCESSING,
-        invoice=invoice,
-        payment_method=method,
-        provider=provider,
-        received_on=timezone.localdate(),
-        recorded_by=user_of(actor),
-    )
-    attempt = ChargeAttempt.objects.create(
-        organisation_id=customer.organisation_id,
-        payment=payment,
-        idempotency_key=idempotency_key,
-        provider=provider,
-    )
+    try:
+        # Two requests with one key can both get past the lookup above; the unique key lets one
+        # insert through, and the other, once the first has committed, gets the first's attempt.
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                organisation_id=customer.organisation_id,
+                customer=customer,
+                amount=amount,
+                currency=customer.organisation.currency,
+                method=kind,
+                status=Payment.Status.PROCESSING,
+                invoice=invoice,
+                payment_method=method,
+                provider=provider,
+                received_on=timezone.localdate(),
+                recorded_by=user_of(actor),
+            )
+            attempt = ChargeAttempt.objects.create(
+                organisation_id=customer.organisation_id,
+                payment=payment,
+                idempotency_key=idempotency_key,
+                provider=provider,
+            )
+    except IntegrityError:
+        existing = _attempt_with_key(idempotency_key, customer)
+        if existing is None:
+            raise
+        return existing, False
     return attempt, True
+
+
+def _attempt_with_key(idempotency_key: str, customer: "Customer") -> ChargeAttempt | None:
+    """The attempt already made with this key, if it is this customer's (another's looks missing)."""
+    existing = ChargeAttempt.objects.select_related("payment").filter(idempotency_key=idempotency_key).first()
+    if existing is not None and existing.payment.customer_id != customer.pk:
+        raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
+    return existing
 
 
 def _amount_due(invoice: Invoice, customer: "Customer") -> "Decimal":

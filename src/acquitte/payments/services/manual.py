@@ -13,6 +13,7 @@ from acquitte.core.actors import Actor
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
 from acquitte.core.money import Amount
+from acquitte.core.params import check_text
 from acquitte.core.services import record_transition
 from acquitte.core.tenancy import check_can_act_for, check_can_write, check_same_organisation
 from acquitte.invoicing.models import Invoice
@@ -25,9 +26,23 @@ if TYPE_CHECKING:
     from acquitte.customers.models import Customer, Organisation
 
 
+#: Without an invoice to date it, money recorded as received at most this long ago.
+OLDEST_RECEIPT = datetime.timedelta(days=5 * 366)
+#: The longest reference a transfer, cheque or payment keeps: longer is refused, not cut.
+MAX_REFERENCE = 120
+
+
 def _not_in_future(day: datetime.date, message: str) -> None:
     if day > timezone.localdate():
         raise BusinessError(message, code=ErrorCode.INVALID_DATE)
+
+
+def _not_before(day: datetime.date, invoice: Invoice | None, message: str) -> None:
+    """Money for an invoice cannot have left or arrived before the invoice was issued."""
+    floor = invoice.issue_date if invoice is not None and invoice.issue_date else None
+    floor = floor or timezone.localdate() - OLDEST_RECEIPT
+    if day < floor:
+        raise BusinessError(message % {"date": floor.isoformat()}, code=ErrorCode.INVALID_DATE)
 
 
 @transaction.atomic
@@ -57,6 +72,8 @@ def record_payment(
         raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
     received_on = received_on or timezone.localdate()
     _not_in_future(received_on, _("La date de réception ne peut pas être dans le futur."))
+    _not_before(received_on, invoice, _("La date de réception ne peut pas précéder le %(date)s."))
+    check_text(reference or "", max_length=MAX_REFERENCE, label=_("La référence"))
     payment = Payment.objects.create(
         organisation=organisation,
         customer=customer,
@@ -64,7 +81,7 @@ def record_payment(
         currency=organisation.currency,
         method=method,
         status=Payment.Status.SUCCEEDED,
-        reference=reference[:120],
+        reference=reference,
         invoice=invoice,
         received_on=received_on,
         recorded_by=user_of(actor),
@@ -103,11 +120,13 @@ def declare_transfer(
             _("Indiquez la référence du virement ou le numéro du chèque."), code=ErrorCode.INVALID_INPUT
         )
     _not_in_future(sent_on, _("La date d'envoi ne peut pas être dans le futur."))
+    _not_before(sent_on, invoice, _("La date d'envoi ne peut pas précéder le %(date)s, date de la facture."))
+    check_text(reference, max_length=MAX_REFERENCE, label=_("La référence"))
     declaration = TransferDeclaration.objects.create(
         organisation_id=invoice.organisation_id,
         invoice=invoice,
         kind=kind,
-        reference=reference[:120],
+        reference=reference,
         sent_on=sent_on,
         amount=positive_amount(amount),
     )

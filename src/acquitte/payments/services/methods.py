@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from acquitte.core.actors import Actor
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
+from acquitte.core.params import check_text
 from acquitte.core.services import record_transition
 from acquitte.core.tenancy import check_can_act_for
 
@@ -39,6 +40,8 @@ def _save_method(
     holder = (holder or "").strip()
     if not holder:
         raise BusinessError(_("Le nom du titulaire est obligatoire."), code=ErrorCode.INVALID_INPUT)
+    check_text(holder, max_length=120, label=_("Le nom du titulaire"))
+    check_text(str(display.get("bank_name", "")), max_length=120, label=_("Le nom de la banque"))
     if not saved_methods_available(customer.organisation_id):
         raise BusinessError(
             _(
@@ -56,7 +59,7 @@ def _save_method(
         scheme=scheme,
         provider=ProviderName.SANDBOX,
         token=saved.token,
-        holder=holder[:120],
+        holder=holder,
         last4=saved.last4,
         is_default=True,
         **display,
@@ -133,7 +136,7 @@ def add_bank_account(
         number=number,
         holder=holder,
         contact=contact,
-        bank_name=(bank_name or "")[:120],
+        bank_name=bank_name or "",
     )
 
 

@@ -18,6 +18,9 @@ from .outcomes import apply_charge_result
 
 logger = logging.getLogger(__name__)
 
+#: The longest header value a webhook may carry (PayPal's certificate URL and signature included).
+MAX_HEADER_LENGTH = 2048
+
 
 def webhook_secret(*, provider: str, organisation: Organisation) -> str:
     """The signing secret of an organisation's account with ``provider`` ("" when none is stored).
@@ -40,6 +43,9 @@ def receive_webhook(
     """
     if provider not in PROVIDER_FIELDS:
         raise WebhookRejected("unknown provider", 404)
+    # Bounded before anything reads them: signatures, ids and timestamps are short.
+    if any(len(value) > MAX_HEADER_LENGTH for value in headers.values()):
+        raise WebhookRejected("header too long", 400)
     # One query: the busiest endpoint of the app reads only what it needs.
     account = (
         ProviderAccount.objects.filter(organisation__slug=organisation_slug, provider=provider)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from acquitte.core.actors import Actor, Person, PublicLink, System
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
+from acquitte.core.params import check_text
 from acquitte.core.services import record_transition
 from acquitte.core.tenancy import check_can_act_for
 from acquitte.invoicing.models import Invoice
@@ -23,6 +24,9 @@ from .sending import OPEN_FOR_DECISION, number_quote
 
 #: Who issues the invoice when the customer approves: the merchant's system, on their word.
 ISSUER = System(reason="quote_approval")
+
+#: The longest decline reason kept (the form's limit): longer is refused, not cut.
+MAX_REASON = 500
 
 
 def _by_customer(actor: Actor) -> bool:
@@ -174,7 +178,8 @@ def decline_quote(*, quote: Quote, actor: Actor, reason: str = "", ip_address: s
     previous = quote.status
     quote.status = Quote.Status.DECLINED
     quote.decided_at = timezone.now()
-    quote.decline_reason = (reason or "").strip()[:500]
+    quote.decline_reason = (reason or "").strip()
+    check_text(quote.decline_reason, max_length=MAX_REASON, label=_("Le motif"))
     quote.approver_ip = ip_address
     quote.save()
     record_transition(

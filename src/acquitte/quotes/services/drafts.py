@@ -40,10 +40,20 @@ def require_draft(quote: Quote) -> None:
         )
 
 
+#: A quote holds its prices for at most about a year.
+MAX_VALIDITY = datetime.timedelta(days=366)
+
+
 def _check_validity(valid_until: datetime.date | None) -> None:
     if valid_until and valid_until < timezone.localdate():
         raise BusinessError(
             _("La date de validité ne peut pas être dans le passé."), code=ErrorCode.INVALID_DATE
+        )
+    if valid_until and valid_until > timezone.localdate() + MAX_VALIDITY:
+        raise BusinessError(
+            _("Une soumission est valable au plus un an : choisissez une date avant le %(date)s.")
+            % {"date": (timezone.localdate() + MAX_VALIDITY).isoformat()},
+            code=ErrorCode.INVALID_DATE,
         )
 
 
