@@ -400,3 +400,40 @@ def test_provider_credentials_are_checked_then_encrypted_and_masked(org_qc, sett
         services.connect_provider(
             actor=factories.SYSTEM, organisation=org_qc, provider="bitcoin", mode="live", credentials={}
         )
+
+
+@pytest.mark.postgres
+def test_fifty_concurrent_payments_with_one_key_all_get_the_first_ones_outcome():
+    """A double-submitted "Effectuer un paiement": every duplicate sees the one payment, none a 500."""
+    org = factories.quebec_organisation("same-key")
+    customer = factories.customer(org)
+    factories.invoice(org, customer)
+    method = card(customer)
+    shared_key = key()
+    barrier = threading.Barrier(50)
+    outcomes: list[object] = []
+
+    def pay():
+        try:
+            barrier.wait()
+            outcomes.append(
+                services.make_payment(
+                    actor=factories.SYSTEM,
+                    customer=customer,
+                    amount="50.00",
+                    payment_method=method,
+                    idempotency_key=shared_key,
+                ).pk
+            )
+        except Exception as exc:  # anything but the first payment is a failure here
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pay) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert SandboxCharge.objects.count() == 1 and Payment.objects.filter(customer=customer).count() == 1
+    assert outcomes == [Payment.objects.get(customer=customer).pk] * 50
