@@ -12,7 +12,8 @@ import importlib
 import inspect
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
@@ -133,6 +134,8 @@ class World:
     terms: TermsVersion
     foreign: list[Actor]
     other_customer_actors: list[Actor]
+    #: Objects the app case modules build for their own cases (see ``_app_cases``).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def link(customer: Customer) -> PublicLink:
@@ -172,7 +175,7 @@ def world(db, settings) -> World:
     sent_quote = quotes.send_quote(quote=sent_quote, actor=owner)
     french = factories.french_organisation()
     french_customer = factories.customer(french, name="Boulangerie Martin", email="martin@example.test")
-    return World(
+    w = World(
         org=org,
         customer=customer,
         portal_user=portal_user(customer, "marie@example.test"),
@@ -209,6 +212,9 @@ def world(db, settings) -> World:
         ],
         other_customer_actors=[portal_user(other, "voisin@example.test"), link(other)],
     )
+    for set_up in SET_UPS:
+        set_up(w)
+    return w
 
 
 def _line(w: World) -> Any:
@@ -528,6 +534,24 @@ CASES: dict[str, tuple[Callable[[World, Actor], Any], bool]] = {
     ),
     "quotes.update_quote": (lambda w, a: quotes.update_quote(quote=w.draft_quote, notes="x", actor=a), False),
 }
+
+
+SET_UPS: list[Callable[[World], None]] = []
+
+
+def _app_cases() -> None:
+    """Apps with many services keep their cases beside their tests, in ``tests/<app>/actor_cases*.py``:
+    each module holds ``CASES`` shaped as above and, optionally, ``NO_ACTOR`` names and a
+    ``set_up(world)`` that builds the objects its cases need into ``world.extra``."""
+    for path in sorted(Path(__file__).parent.glob("*/actor_cases*.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.{path.stem}")
+        CASES.update(module.CASES)
+        NO_ACTOR.update(getattr(module, "NO_ACTOR", set()))
+        if hasattr(module, "set_up"):
+            SET_UPS.append(module.set_up)
+
+
+_app_cases()
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:

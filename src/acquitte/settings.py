@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "acquitte.portal",
     "acquitte.documents",
     "acquitte.quotes",
+    "acquitte.subscriptions",
     "acquitte.backoffice",
     "acquitte.demo",
 ]
@@ -344,6 +345,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "expire-quotes": {"task": "acquitte.quotes.tasks.expire_quotes", "schedule": 3600.0},
+    # Each organisation's day starts in its own time zone: every half hour, each run bills or
+    # collects whatever is due by that organisation's today, missed days included.
+    "billing-runs": {"task": "acquitte.subscriptions.tasks.run_due_billing", "schedule": 1800.0},
+    "collection-runs": {"task": "acquitte.subscriptions.tasks.run_due_collections", "schedule": 1800.0},
 }
 
 LOGGING = {
