@@ -9,10 +9,12 @@ PORT ?= 8000
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user uv
 
+# Links in e-mails, SMS and PDFs point at the address the server really listens on.
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: uv
 	$(UV) sync --frozen --quiet
 	DEBUG=1 $(UV) run python manage.py migrate --noinput -v0
-	DEBUG=1 $(UV) run python manage.py load_demo --url http://$(HOST):$(PORT)/
+	DEBUG=1 $(UV) run python manage.py load_demo --url $(PUBLIC_BASE_URL)/
 	DEBUG=1 $(UV) run python manage.py runserver $(HOST):$(PORT)
 
 test: uv
