@@ -3,8 +3,13 @@ from decimal import Decimal
 from django.core.management import call_command
 
 from acquitte.customers.models import Customer, Organisation, User
+from acquitte.customers.selectors import terms_to_accept
+from acquitte.demo.data import FIRST_LOGIN_EMAIL
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.selectors import receivables
+from acquitte.portal.selectors import pending_order
+from acquitte.subscriptions.models import BilledPeriod, BillingRun, Order, Subscription
+from acquitte.subscriptions.selectors import billing_settings, next_debit
 
 
 def test_load_demo_is_idempotent_and_covers_every_state(db, capsys):
@@ -30,3 +35,39 @@ def test_load_demo_is_idempotent_and_covers_every_state(db, capsys):
     assert figures.amount_due > figures.overdue_amount
     assert figures.balance == figures.amount_due
     assert figures.amount_due == figures.amount_due.quantize(Decimal("0.01"))
+
+
+def test_demo_orders_subscriptions_and_runs(db):
+    """Issue 18 item 11: orders in every state, subscriptions in several states on several sites for
+    customers of both companies, a prorated first invoice covering two sites made by the real
+    billing run of a past bill day, a run history, and a customer still on the first-login flow."""
+    call_command("load_demo")
+    assert set(Order.objects.values_list("status", flat=True)) == set(Order.Status.values)
+    subscriptions = Subscription.objects.all()
+    assert {s.status for s in subscriptions} >= {"active", "paused", "cancelled"}
+    assert subscriptions.filter(status="active", ends_on__isnull=False).exists()  # ends at period end
+    for org in Organisation.objects.all():
+        assert subscriptions.filter(organisation=org).values("customer").distinct().count() >= 2
+        kinds = set(BillingRun.objects.filter(organisation=org).values_list("kind", flat=True))
+        assert kinds == {"billing", "collection"}
+        assert BilledPeriod.objects.filter(organisation=org, prorated=True).exists()
+        assert billing_settings(org).test_clock is None  # back on the real date
+
+    two_sites = [
+        invoice
+        for invoice in Invoice.objects.filter(
+            pk__in=BilledPeriod.objects.filter(prorated=True).values("invoice")
+        )
+        if BilledPeriod.objects.filter(invoice=invoice).values("subscription__site").distinct().count() >= 2
+    ]
+    assert two_sites, "a prorated first invoice covering two sites"
+    first = two_sites[0]
+    assert first.number and first.status == Invoice.Status.OPEN
+    assert {line.period_start for line in first.lines.all()} >= {
+        p.period_start for p in BilledPeriod.objects.filter(invoice=first)
+    }
+    assert next_debit(first.customer) is not None  # the home page's next automatic debit
+
+    clinique = Customer.objects.get(email=FIRST_LOGIN_EMAIL)
+    assert terms_to_accept(clinique) is not None
+    assert pending_order(customer=clinique) is not None

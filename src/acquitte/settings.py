@@ -289,6 +289,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Acquitte <no-reply@ac
 
 # The built-in sandbox payment provider, connected for every new organisation (the embedded setup).
 PAYMENTS_SANDBOX = _env_bool("PAYMENTS_SANDBOX", True)
+# How long each sandbox charge takes to answer, in milliseconds, as a real provider would (benchmarks).
+PAYMENTS_SANDBOX_LATENCY_MS = int(os.environ.get("PAYMENTS_SANDBOX_LATENCY_MS", "0"))
 
 # SMS: the default keeps messages in the outbox only; set SMS_BACKEND to the Twilio backend in production.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "acquitte.notifications.sms.OutboxOnlyBackend")

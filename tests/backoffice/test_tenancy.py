@@ -7,11 +7,13 @@ import pytest
 from django.urls import URLPattern
 
 from acquitte.backoffice import urls as backoffice_urls
+from acquitte.customers.models import Site
 from acquitte.invoicing.models import Invoice
 from acquitte.notifications.models import OutboundMessage
 from acquitte.payments.models import ProviderAccount
 from acquitte.quotes import services as quotes
 from acquitte.quotes.models import Quote
+from acquitte.subscriptions.models import BillingRun, Order, OrderLine, Subscription
 from tests import factories
 
 
@@ -37,7 +39,29 @@ def other(org_fr):
     message = OutboundMessage.objects.create(
         organisation=org_fr, channel="email", kind="t", to="x@example.test", body="b", status="failed"
     )
+    # Issue 18: an order with a line on a site, a subscription, a run.
+    site = Site.objects.create(customer=customer, name="Atelier", country="FR")
+    order = Order.objects.create(organisation=org_fr, customer=customer, number="CMD-FR")
+    order_line = OrderLine.objects.create(
+        order=order, product=product, site=site, description="x", quantity=1, unit_price=1
+    )
+    subscription = Subscription.objects.create(
+        organisation=org_fr,
+        customer=customer,
+        site=site,
+        product=product,
+        description="x",
+        quantity=1,
+        unit_price=1,
+        period="monthly",
+        started_on="2026-01-10",
+    )
+    run = BillingRun.objects.create(organisation=org_fr, kind="billing", run_date="2026-02-02")
     return {
+        "order": order,
+        "order_line": order_line,
+        "subscription": subscription,
+        "run": run,
         "customer": customer,
         "address": customer.addresses.get(),
         "product": product,
@@ -83,6 +107,14 @@ def _kwargs(name, other):
         "message_retry": {"pk": other["message"].pk},
         "payment_refund": {"pk": other["payment"].pk},
         "unlock": {"pk": other["staff"].pk},
+        "order_detail": {"pk": other["order"].pk},
+        "order_line_add": {"pk": other["order"].pk},
+        "order_line_edit": {"pk": other["order"].pk, "line_pk": other["order_line"].pk},
+        "order_line_remove": {"pk": other["order"].pk, "line_pk": other["order_line"].pk},
+        "order_move": {"pk": other["order"].pk, "status": "cancelled"},
+        "subscription_detail": {"pk": other["subscription"].pk},
+        "subscription_change": {"pk": other["subscription"].pk, "change": "pause"},
+        "billing_run": {"pk": other["run"].pk},
     }
     return by_name.get(name)
 
@@ -115,6 +147,8 @@ def test_every_url_with_an_id_refuses_another_organisations_objects(client, org_
     assert fr_draft.lines.count() == 1 and fr_draft.lines.get().quantity == 1
     assert not Quote.objects.filter(organisation=org_qc).exists()
     assert OutboundMessage.objects.get(pk=other["message"].pk).status == "failed"
+    assert Order.objects.get(pk=other["order"].pk).status == "draft" and other["order"].lines.count() == 1
+    assert Subscription.objects.get(pk=other["subscription"].pk).status == "active"
     other["payment"].refresh_from_db()
     assert other["payment"].amount_refunded == 0
 

@@ -9,8 +9,8 @@ def test_the_language_menu_submits_itself_and_confirmations_ask(live_server, pag
     page.goto(f"{live_server.url}/connexion/")
     headers = page.context.request.get(f"{live_server.url}/connexion/").headers
     assert "script-src 'self'" in headers["content-security-policy"]
-    page.select_option("#language", "en")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the menu submits itself; wait for the page it leads to
+        page.select_option("#language", "en")
     assert page.locator("html").get_attribute("lang") == "en"
 
     staff = factories.staff(org_qc)

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from acquitte.catalog.models import Product, TaxCategory
 from acquitte.customers.models import Address, Contact, Customer, Organisation, Site
 from acquitte.invoicing.models import Invoice
+from acquitte.subscriptions.models import RECURRING_KINDS
 
 ADDRESS_FIELDS = ["line1", "line2", "city", "region", "postal_code", "country"]
 
@@ -152,3 +153,108 @@ class ProviderForm(forms.Form):
             )
         if provider != "paypal":
             del self.fields["mode"]
+
+
+# --- orders, subscriptions, billing (issue 18) ---
+
+DAY_CHOICES = [(day, str(day)) for day in range(1, 29)]
+
+
+class BillingSettingsForm(forms.Form):
+    """Bill day and collection day (1 to 28: every month has them), and the zone that dates them."""
+
+    bill_day = forms.TypedChoiceField(label=_("Jour de facturation"), choices=DAY_CHOICES, coerce=int)
+    collection_day = forms.TypedChoiceField(label=_("Jour de prélèvement"), choices=DAY_CHOICES, coerce=int)
+    time_zone = forms.ChoiceField(label=_("Fuseau horaire"))
+
+    def __init__(self, *args: Any, zones: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = [(zone, zone) for zone in zones]
+
+
+class ClockForm(forms.Form):
+    to = forms.DateField(label=_("Aller à la date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class OrderFilterForm(forms.Form):
+    q = forms.CharField(label=_("Recherche"), required=False, max_length=200)
+    status = forms.ChoiceField(label=_("État"), required=False)
+
+    def __init__(self, *args: Any, statuses: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", _("Tous")), *statuses]
+
+
+class OrderLineForm(forms.Form):
+    """One line of an order: a catalogue product, on one of the customer's sites."""
+
+    product = forms.ModelChoiceField(label=_("Produit"), queryset=Product.objects.none())
+    site = forms.ModelChoiceField(label=_("Site"), queryset=Site.objects.none())
+    quantity = forms.DecimalField(
+        label=_("Quantité"),
+        min_value=Decimal("0.001"),
+        max_digits=12,
+        decimal_places=3,
+        initial=1,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "min": "0"}),
+    )
+
+    def __init__(self, *args: Any, organisation: Organisation, customer: Customer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["product"]).queryset = Product.objects.filter(
+            organisation=organisation, active=True
+        ).order_by("name")
+        cast(forms.ModelChoiceField, self.fields["site"]).queryset = customer.sites.filter(active=True)
+
+
+class SubscriptionFilterForm(forms.Form):
+    q = forms.CharField(label=_("Recherche"), required=False, max_length=200)
+    status = forms.ChoiceField(label=_("État"), required=False)
+    period = forms.ChoiceField(label=_("Périodicité"), required=False)
+    product = forms.ModelChoiceField(label=_("Produit"), required=False, queryset=Product.objects.none())
+
+    def __init__(
+        self,
+        *args: Any,
+        organisation: Organisation,
+        statuses: list[tuple[str, Any]],
+        periods: list[tuple[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", _("Tous")), *statuses]
+        cast(forms.ChoiceField, self.fields["period"]).choices = [("", _("Toutes")), *periods]
+        cast(forms.ModelChoiceField, self.fields["product"]).queryset = Product.objects.filter(
+            organisation=organisation, kind__in=list(RECURRING_KINDS)
+        ).order_by("name")
+        self.fields["product"].empty_label = _("Tous")  # type: ignore[attr-defined]
+
+
+class ChangeQuantityForm(forms.Form):
+    quantity = forms.DecimalField(
+        label=_("Nouvelle quantité"),
+        min_value=Decimal("0.001"),
+        max_digits=12,
+        decimal_places=3,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "min": "0"}),
+    )
+
+
+class ChangeProductForm(forms.Form):
+    product = forms.ModelChoiceField(label=_("Nouveau produit"), queryset=Product.objects.none())
+
+    def __init__(self, *args: Any, organisation: Organisation, period: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kinds = [kind for kind, of in RECURRING_KINDS.items() if of == period]
+        cast(forms.ModelChoiceField, self.fields["product"]).queryset = Product.objects.filter(
+            organisation=organisation, active=True, kind__in=kinds
+        ).order_by("name")
+
+
+class CancelSubscriptionForm(forms.Form):
+    when = forms.ChoiceField(
+        label=_("Résilier"),
+        choices=[("end", _("À la fin de la période en cours")), ("now", _("Maintenant"))],
+        widget=forms.RadioSelect,
+        initial="end",
+    )

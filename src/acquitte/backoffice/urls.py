@@ -1,6 +1,19 @@
 from django.urls import path
 
-from .views import builder, catalogue, customers, home, invoices, outbox, quotes, security, settings
+from .views import (
+    billing,
+    builder,
+    catalogue,
+    customers,
+    home,
+    invoices,
+    orders,
+    outbox,
+    quotes,
+    security,
+    settings,
+    subscriptions,
+)
 
 app_name = "backoffice"
 
@@ -56,4 +69,27 @@ urlpatterns = [
     path("messages/", outbox.outbox, name="outbox"),
     path("messages/<int:pk>/", outbox.message_detail, name="message"),
     path("messages/<int:pk>/renvoyer/", outbox.message_retry, name="message_retry"),
+    # --- orders, subscriptions, billing (issue 18) ---
+    path("commandes/", orders.order_list, name="orders"),
+    path("commandes/nouvelle/", orders.order_new, name="order_new"),
+    path("commandes/<int:pk>/", orders.order_detail, name="order_detail"),
+    path("commandes/<int:pk>/produits/", orders.order_line_add, name="order_line_add"),
+    path("commandes/<int:pk>/produits/<int:line_pk>/", orders.order_line_edit, name="order_line_edit"),
+    path(
+        "commandes/<int:pk>/produits/<int:line_pk>/retirer/",
+        orders.order_line_remove,
+        name="order_line_remove",
+    ),
+    path("commandes/<int:pk>/vers/<str:status>/", orders.order_move, name="order_move"),
+    path("abonnements/", subscriptions.subscription_list, name="subscriptions"),
+    path("abonnements/<int:pk>/", subscriptions.subscription_detail, name="subscription_detail"),
+    path("abonnements/<int:pk>/<str:change>/", subscriptions.subscription_change, name="subscription_change"),
+    path("facturation/", billing.billing_home, name="billing"),
+    path("facturation/reglages/", billing.billing_settings, name="billing_settings"),
+    path("facturation/passages/", billing.run_list, name="billing_runs"),
+    path("facturation/passages/<int:pk>/", billing.run_detail, name="billing_run"),
+    path("facturation/apercu/", billing.preview, name="billing_preview"),
+    path("facturation/lancer/", billing.run_now, name="billing_run_now"),
+    path("facturation/horloge/", billing.clock_move, name="clock_move"),
+    path("facturation/horloge/date-reelle/", billing.clock_reset, name="clock_reset"),
 ]

@@ -17,19 +17,29 @@ from acquitte.catalog.models import Product, TaxCategory
 from acquitte.core.actors import PublicLink, System
 from acquitte.core.models import TaxRate
 from acquitte.customers import services as customers
-from acquitte.customers.models import Customer, Organisation, TermsVersion, User
+from acquitte.customers.models import Customer, Organisation, Site, TermsVersion, User
 from acquitte.customers.selectors import terms_to_accept
 from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.services import LineInput
 from acquitte.payments.models import PaymentMethod
-from acquitte.payments.services import record_payment
+from acquitte.payments.services import add_bank_account, add_card, record_payment
 from acquitte.quotes import services as quotes
 from acquitte.quotes.models import Quote
+from acquitte.subscriptions import services as subscriptions
+from acquitte.subscriptions.models import BillingSettings, Order, Subscription
+from acquitte.subscriptions.periods import add_months
+from acquitte.subscriptions.selectors import billing_settings, today_for
 
 DEMO_PASSWORD = "demo-acquitte-2026"
 #: Demo data is built by the system, through the same services as the pages.
 DEMO = System(reason="demo data")
+#: The customer kept on the first-login terms flow: staff took its card by phone for its first
+#: order, and it has yet to accept the terms (seed 001, "Afficher la commande").
+FIRST_LOGIN_EMAIL = "admin@cliniqueplateau.demo"
+#: Work done once a demo organisation is committed: orders and the runs that bill them, which call
+#: the payment provider and so never run inside the organisation's transaction.
+After = Callable[[], None]
 
 
 @dataclass
@@ -139,7 +149,70 @@ def _terms(org: Organisation, today: datetime.date) -> None:
     )
 
 
-def build_quebec(result: DemoResult, today: datetime.date) -> None:
+def _card(customer: Customer, holder: str, number: str = "4242424242424242") -> None:
+    expiry = f"12/{(timezone.localdate().year + 3) % 100:02d}"
+    add_card(customer=customer, holder=holder, number=number, cvv="123", expiry=expiry, actor=DEMO)
+
+
+OrderLines = list[tuple[Site, Product, str]]
+
+
+def _order(
+    customer: Customer,
+    lines: OrderLines,
+    to: Order.Status,
+    kind: Order.Kind = Order.Kind.NEW,
+    notes: str = "",
+) -> Order:
+    """An order taken to ``to`` through the staff's moves: placed, shipped when it has hardware,
+    completed, or cancelled once placed."""
+    order = subscriptions.create_order(
+        organisation=customer.organisation, customer=customer, kind=kind, notes=notes, actor=DEMO
+    )
+    for site, product, quantity in lines:
+        subscriptions.add_order_line(order=order, product=product, site=site, quantity=quantity, actor=DEMO)
+    if to == Order.Status.DRAFT:
+        return order
+    order = subscriptions.place_order(order=order, actor=DEMO)
+    hardware = any(product.kind == Product.Kind.HARDWARE for _, product, _ in lines)
+    if hardware and to in (Order.Status.SHIPPED, Order.Status.COMPLETED):
+        order = subscriptions.ship_order(order=order, actor=DEMO)
+    if to == Order.Status.COMPLETED:
+        return subscriptions.complete_order(order=order, actor=DEMO)
+    if to == Order.Status.CANCELLED:
+        return subscriptions.cancel_order(order=order, actor=DEMO)
+    return order
+
+
+def _last_bill_day(org: Organisation, today: datetime.date) -> datetime.date:
+    bill_day = billing_settings(org).bill_day
+    return (
+        today.replace(day=bill_day) if today.day >= bill_day else add_months(today, -1).replace(day=bill_day)
+    )
+
+
+def _lived(org: Organisation, today: datetime.date, steps: list[tuple[datetime.date, After]]) -> None:
+    """Live the organisation's recent past on its test clock: start the clock on the first step's
+    date, do each step on its day, moving the clock through the services (so every billing and
+    collection run in between fires as it would have), up to ``today``, then back to the real date.
+
+    Only the clock's first setting is written directly: a fresh organisation has no past to move from.
+    """
+    BillingSettings.objects.filter(pk=billing_settings(org).pk).update(test_clock=steps[0][0])
+    for day, step in steps:
+        if day > today_for(org):
+            subscriptions.advance_test_clock(organisation=org, actor=DEMO, to=day)
+        step()
+    if today > today_for(org):
+        subscriptions.advance_test_clock(organisation=org, actor=DEMO, to=today)
+    subscriptions.reset_test_clock(organisation=org, actor=DEMO)
+
+
+def _subscription(customer: Customer, product: Product) -> Subscription:
+    return Subscription.objects.get(customer=customer, product=product, status=Subscription.Status.ACTIVE)
+
+
+def build_quebec(result: DemoResult, today: datetime.date) -> After:
     org = customers.create_organisation(
         actor=DEMO,
         name="Hébergement Laurentides inc.",
@@ -371,10 +444,74 @@ def build_quebec(result: DemoResult, today: datetime.date) -> None:
         name="Dana Whitfield",
     )
     quotes.approve_quote(quote=converted, actor=signer, ip_address="192.0.2.10")
+    _card(cafe, "Isabelle Côté")
+    _card(northwind, "Emily Clarke", "5555555555554444")
+    _card(clinique, "Alain Lefebvre")
     result.created.append(org.name)
 
+    def orders() -> None:
+        plateau, port = cafe.sites.get(name__endswith="Plateau"), cafe.sites.get(name__endswith="Vieux-Port")
+        toronto, montreal = (
+            northwind.sites.get(name="Toronto HQ"),
+            northwind.sites.get(name="Montreal office"),
+        )
+        mont_royal = clinique.sites.get()
+        bill_day = _last_bill_day(org, today)
 
-def build_france(result: DemoResult, today: datetime.date) -> None:
+        def northwind_first() -> None:
+            _order(
+                northwind,
+                [(toronto, voip, "6"), (montreal, web, "1"), (toronto, ssl, "1")],
+                Order.Status.COMPLETED,
+            )
+
+        def cafe_first() -> None:
+            _order(
+                cafe,
+                [(plateau, setup, "1"), (plateau, web, "1"), (port, voip, "3"), (port, phone, "3")],
+                Order.Status.COMPLETED,
+                notes="Ouverture du second café",
+            )
+
+        def today_orders() -> None:
+            _order(cafe, [(port, dom_ca, "1")], Order.Status.DRAFT, Order.Kind.ADD_ON)
+            _order(
+                northwind,
+                [(montreal, phone, "2"), (montreal, voip, "2")],
+                Order.Status.SHIPPED,
+                Order.Kind.ADD_ON,
+            )
+            _order(
+                northwind,
+                [(toronto, web, "2")],
+                Order.Status.CANCELLED,
+                Order.Kind.ADD_ON,
+                "Remplacée par CMD suivante",
+            )
+            _order(
+                clinique,
+                [(mont_royal, setup, "1"), (mont_royal, web, "1"), (mont_royal, voip, "4")],
+                Order.Status.IN_PROGRESS,
+            )
+            subscriptions.pause_subscription(subscription=_subscription(northwind, ssl), actor=DEMO)
+            subscriptions.cancel_subscription(
+                subscription=_subscription(northwind, web), at_period_end=True, actor=DEMO
+            )
+
+        _lived(
+            org,
+            today,
+            [
+                (add_months(bill_day, -2).replace(day=10), northwind_first),
+                (add_months(bill_day, -1).replace(day=15), cafe_first),
+                (today, today_orders),
+            ],
+        )
+
+    return orders
+
+
+def build_france(result: DemoResult, today: datetime.date) -> After:
     org = customers.create_organisation(
         actor=DEMO,
         name="Atelier Numérique SAS",
@@ -507,16 +644,60 @@ def build_france(result: DemoResult, today: datetime.date) -> None:
     _invoice(org, martin, [_line(hosting), _line(support), _line(dom_fr, "2")], issued=d(6))  # open
     _invoice(org, martin, [_line(dev, "2")])  # draft
     _quote(org, martin, [(dev, 3), (hosting, 1)], send=True)
+    subscriptions.update_billing_settings(
+        organisation=org, actor=DEMO, bill_day=2, collection_day=22, time_zone="Europe/Paris"
+    )
+    add_bank_account(
+        customer=martin, holder="Paul Martin", scheme="sepa", iban="FR7630006000011234567890189", actor=DEMO
+    )
+    _card(lumen, "Lena Vogel")
     result.created.append(org.name)
+
+    def orders() -> None:
+        terreaux, vitton = martin.sites.get(name="Terreaux"), martin.sites.get(name="Vitton")
+        berlin = lumen.sites.get()
+        bill_day = _last_bill_day(org, today)
+
+        def lumen_first() -> None:
+            _order(lumen, [(berlin, hosting, "1"), (berlin, support, "1")], Order.Status.COMPLETED)
+
+        def martin_first() -> None:
+            _order(
+                martin,
+                [(terreaux, hosting, "1"), (vitton, hosting, "1"), (vitton, book, "2")],
+                Order.Status.COMPLETED,
+            )
+
+        def today_orders() -> None:
+            _order(martin, [(vitton, dom_fr, "1")], Order.Status.DRAFT, Order.Kind.ADD_ON)
+            _order(lumen, [(berlin, dev, "2")], Order.Status.IN_PROGRESS, Order.Kind.ADD_ON)
+            subscriptions.cancel_subscription(
+                subscription=_subscription(lumen, hosting), at_period_end=False, actor=DEMO
+            )
+
+        _lived(
+            org,
+            today,
+            [
+                (add_months(bill_day, -2).replace(day=20), lumen_first),
+                (add_months(bill_day, -1).replace(day=12), martin_first),
+                (today, today_orders),
+            ],
+        )
+
+    return orders
 
 
 def accept_terms_of_card_holders(org: Organisation) -> int:
     """Terms first (seed 001): a demo customer who holds a saved card or bank account has accepted
-    the current terms, as the portal now requires before saving one. Also run on a demo loaded
-    earlier, whose customers may have saved methods without an acceptance; returns how many."""
-    holders = Customer.objects.filter(
-        organisation=org, payment_methods__status=PaymentMethod.Status.VALID
-    ).distinct()
+    the current terms, as the portal now requires before saving one, except the one kept on the
+    first-login flow. Also run on a demo loaded earlier, whose customers may have saved methods
+    without an acceptance; returns how many."""
+    holders = (
+        Customer.objects.filter(organisation=org, payment_methods__status=PaymentMethod.Status.VALID)
+        .exclude(email=FIRST_LOGIN_EMAIL)
+        .distinct()
+    )
     accepted = 0
     for customer in holders:
         terms = terms_to_accept(customer)
@@ -539,7 +720,8 @@ def load_demo(
             continue
         log(f"  {slug}: création…")
         with transaction.atomic():
-            build(result, today)
+            orders = build(result, today)
+        orders()
     for org in Organisation.objects.filter(slug__in=("laurentides", "atelier")):
         accepted = accept_terms_of_card_holders(org)
         if accepted:

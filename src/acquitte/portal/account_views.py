@@ -28,6 +28,7 @@ from acquitte.payments import services as payments
 from acquitte.payments.forms import CardForm, DebitMandateForm, TransferDeclarationForm
 from acquitte.payments.models import PaymentMethod
 from acquitte.payments.views import report_payment
+from acquitte.subscriptions.selectors import next_debit
 
 from . import selectors
 from .forms import FirstLoginForm, PaymentAmountForm
@@ -64,6 +65,7 @@ def home(request: AuthenticatedHttpRequest, customer: Customer) -> HttpResponse:
         "terms_pending": terms_to_accept(customer),
         "expiring": expiring,
         "declared": payment_selectors.declared_transfers(customer),
+        "next_debit": next_debit(customer),
     }
     return render(request, "portal/home.html", context)
 
@@ -287,4 +289,10 @@ def first_login(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRe
             )
             return redirect("portal:billing")
     body = terms.body_en if request.LANGUAGE_CODE == "en" and terms.body_en else terms.body_fr
-    return render(request, "portal/first_login.html", {"form": form, "terms": terms, "body": body})
+    context = {
+        "form": form,
+        "terms": terms,
+        "body": body,
+        "order": selectors.pending_order(customer=customer),
+    }
+    return render(request, "portal/first_login.html", context)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from . import account_views, views
+from . import account_views, services_views, views
 from .forms import OutboxPasswordResetForm
 
 app_name = "portal"
@@ -50,6 +50,8 @@ urlpatterns = [
     path("facturation/", account_views.billing, name="billing"),
     path("facturation/moyens/<int:pk>/<str:action>/", account_views.method_action, name="method_action"),
     path("conditions/", account_views.first_login, name="first_login"),
+    path("services/", services_views.services, name="services"),
+    path("commandes/<int:pk>/", services_views.order_detail, name="order_detail"),
     path("i/<str:token>/", views.public_invoice, name="public_invoice"),
     path("i/<str:token>/payer/<str:kind>/", views.public_pay, name="public_pay"),
     path("i/<str:token>/declarer/", views.public_declare, name="public_declare"),

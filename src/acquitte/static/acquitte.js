@@ -31,3 +31,9 @@
     if (meta) { e.detail.headers["X-CSRFToken"] = meta.content; }
   });
 })();
+
+// Back office (issue 18): a refused htmx form (400) still shows its errors in place, as a full
+// page does; htmx leaves 4xx answers unswapped by default.
+document.addEventListener("htmx:beforeSwap", function (e) {
+  if (e.detail.xhr.status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+});

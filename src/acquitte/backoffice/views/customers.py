@@ -19,6 +19,7 @@ from acquitte.customers.services import CustomerPart
 from acquitte.invoicing.selectors import receivables, staff_invoices
 from acquitte.payments.selectors import recent_payments
 from acquitte.quotes.selectors import quotes_for_organisation
+from acquitte.subscriptions.selectors import orders_of, subscriptions_of
 
 from ..access import owned, staff_required
 from ..builders import AFTER_CUSTOMER
@@ -89,6 +90,8 @@ def _detail_context(customer: Customer, organisation: Organisation, **forms: Any
         "addresses": customer.addresses.all(),
         "contacts": customer.contacts.all(),
         "sites": customer.sites.all(),
+        "orders": orders_of(organisation, customer=customer)[:10],
+        "subscriptions": subscriptions_of(organisation, customer=customer)[:50],
         "address_form": AddressForm(prefix="address"),
         "contact_form": ContactForm(prefix="contact"),
         "site_form": SiteForm(prefix="site"),

@@ -23,7 +23,9 @@ FINALISED = (Invoice.Status.OPEN, Invoice.Status.PAID)
 @transaction.atomic
 def void_invoice(*, invoice: Invoice, actor: Actor, reason: str = "") -> Invoice:
     """Cancel an unpaid finalised document; its number stays used, its amount leaves the ledger."""
-    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=invoice.pk)
+    )
     check_can_write(actor, invoice.organisation)
     if invoice.status != Invoice.Status.OPEN:
         raise BusinessError(
@@ -98,7 +100,9 @@ def convert_proforma(*, proforma: Invoice, actor: Actor) -> Invoice:
     """
     with transaction.atomic():
         proforma = (
-            Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=proforma.pk)
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("organisation", "customer")
+            .get(pk=proforma.pk)
         )
         check_can_act_for(actor, proforma.customer)
         if proforma.kind != Invoice.Kind.PROFORMA or proforma.status not in FINALISED:

@@ -50,7 +50,11 @@ def refresh_totals(invoice: Invoice) -> None:
 
 
 def locked_invoice(invoice_id: int) -> Invoice:
-    return Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=invoice_id)
+    return (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("organisation", "customer")
+        .get(pk=invoice_id)
+    )
 
 
 @transaction.atomic

@@ -14,7 +14,9 @@ from ..models import Invoice, new_public_token
 @transaction.atomic
 def revoke_public_link(*, invoice: Invoice, actor: Actor) -> Invoice:
     """Kill the consultation link; a new one replaces it so the invoice can be shared again."""
-    invoice = Invoice.objects.select_for_update().select_related("organisation").get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=invoice.pk)
+    )
     check_can_write(actor, invoice.organisation)
     invoice.public_token = new_public_token()
     invoice.public_token_revoked_at = timezone.now()

@@ -83,7 +83,9 @@ def allocate(
 ) -> Allocation:
     """Apply part of a payment or of a credit note to an invoice; it turns paid when fully settled."""
     invoice = (
-        Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=invoice.pk)
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("organisation", "customer")
+        .get(pk=invoice.pk)
     )
     check_can_act_for(actor, invoice.customer)
     value = to_decimal(amount)
@@ -172,7 +174,9 @@ def reverse_allocations(*, payment: PaymentRef, amount: Decimal, actor: Actor) -
         if part <= 0:
             continue
         invoice = (
-            Invoice.objects.select_for_update().select_related("organisation").get(pk=allocation.invoice_id)
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("organisation")
+            .get(pk=allocation.invoice_id)
         )
         Allocation.objects.create(
             organisation_id=invoice.organisation_id, invoice=invoice, amount=-part, payment_id=payment.pk

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -57,6 +58,9 @@ class SandboxProvider(Provider):
         return SavedMethod(token=token, scheme=scheme, last4=number[-4:])
 
     def charge(self, *, token: str, amount: Decimal, currency: str, idempotency_key: str) -> ChargeResult:
+        latency = settings.PAYMENTS_SANDBOX_LATENCY_MS
+        if latency > 0:  # the round trip of a real provider; callers never hold a transaction here
+            time.sleep(latency / 1000)
         existing = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         if existing:
             return self._result(existing)

@@ -109,7 +109,9 @@ def declare_transfer(
     if kind not in TransferDeclaration.Kind.values:
         raise BusinessError(_("Mode de paiement inconnu."), code=ErrorCode.INVALID_INPUT)
     invoice = (
-        Invoice.objects.select_for_update().select_related("organisation", "customer").get(pk=invoice.pk)
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("organisation", "customer")
+        .get(pk=invoice.pk)
     )
     check_can_act_for(actor, invoice.customer)
     if invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.OPEN:

@@ -94,7 +94,9 @@ def transition(
 def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: Actor) -> Payment:
     """Apply what the provider says of a charge; terminal states never move again."""
     attempt = (
-        ChargeAttempt.objects.select_for_update().select_related("payment__organisation").get(pk=attempt.pk)
+        ChargeAttempt.objects.select_for_update(of=("self",))
+        .select_related("payment__organisation")
+        .get(pk=attempt.pk)
     )
     payment = attempt.payment
     check_can_act_for(actor, payment.customer)

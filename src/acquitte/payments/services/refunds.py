@@ -69,7 +69,9 @@ def refund(*, payment: Payment, amount: Amount, actor: Actor) -> Payment:
 def _open_refund(*, payment: Payment, amount: Decimal, actor: Actor) -> RefundAttempt | None:
     """Check and commit the refund before any provider call; a payment taken without a provider
     (transfer, cheque) is refunded at once and gives no attempt."""
-    payment = Payment.objects.select_for_update().select_related("organisation").get(pk=payment.pk)
+    payment = (
+        Payment.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=payment.pk)
+    )
     check_can_write(actor, payment.organisation)
     if amount > payment.amount - payment.amount_refunded:
         raise BusinessError(
@@ -114,7 +116,11 @@ def apply_refund_result(*, attempt: RefundAttempt, result: ChargeResult, actor: 
     it with nothing given back.
     """
     attempt = RefundAttempt.objects.select_for_update().get(pk=attempt.pk)
-    payment = Payment.objects.select_for_update().select_related("organisation").get(pk=attempt.payment_id)
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("organisation")
+        .get(pk=attempt.payment_id)
+    )
     check_can_write(actor, payment.organisation)
     if attempt.state != RefundAttempt.State.CREATED or result.status == ChargeStatus.OPEN:
         return payment

@@ -126,7 +126,11 @@ def approve_quote(*, quote: Quote, actor: Actor, ip_address: str | None = None) 
     produce one invoice: the second finds it already converted and gets the same invoice back.
     """
     with transaction.atomic():
-        quote = Quote.objects.select_for_update().select_related("organisation", "customer").get(pk=quote.pk)
+        quote = (
+            Quote.objects.select_for_update(of=("self",))
+            .select_related("organisation", "customer")
+            .get(pk=quote.pk)
+        )
         check_can_act_for(actor, quote.customer)
         if quote.invoice is not None:
             if isinstance(actor, PublicLink) and quote.invoice.public_token_revoked_at is not None:
@@ -169,7 +173,11 @@ def approve_quote(*, quote: Quote, actor: Actor, ip_address: str | None = None) 
 
 @transaction.atomic
 def decline_quote(*, quote: Quote, actor: Actor, reason: str = "", ip_address: str | None = None) -> Quote:
-    quote = Quote.objects.select_for_update().select_related("organisation", "customer").get(pk=quote.pk)
+    quote = (
+        Quote.objects.select_for_update(of=("self",))
+        .select_related("organisation", "customer")
+        .get(pk=quote.pk)
+    )
     check_can_act_for(actor, quote.customer)
     if quote.status == Quote.Status.DECLINED:
         return quote

@@ -22,7 +22,9 @@ def expire_quotes(*, actor: Actor, today: datetime.date | None = None) -> int:
     stale = Quote.objects.filter(status__in=OPEN_FOR_DECISION, valid_until__lt=today).order_by("pk")
     for quote_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
-            quote = Quote.objects.select_for_update().select_related("organisation").get(pk=quote_id)
+            quote = (
+                Quote.objects.select_for_update(of=("self",)).select_related("organisation").get(pk=quote_id)
+            )
             if quote.status not in OPEN_FOR_DECISION:
                 continue
             previous = quote.status

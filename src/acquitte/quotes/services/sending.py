@@ -67,7 +67,11 @@ def send_quote(*, quote: Quote, actor: Actor) -> Quote:
 
     Sending again (a reminder) keeps the number and the state.
     """
-    quote = Quote.objects.select_for_update().select_related("customer", "organisation").get(pk=quote.pk)
+    quote = (
+        Quote.objects.select_for_update(of=("self",))
+        .select_related("customer", "organisation")
+        .get(pk=quote.pk)
+    )
     check_can_write(actor, quote.organisation)
     _check_sendable(quote)
     if quote.status == Quote.Status.DRAFT:
