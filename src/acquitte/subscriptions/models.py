@@ -8,6 +8,7 @@ constraint, so a run that is repeated, raced or restarted cannot bill a period t
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from acquitte.catalog.models import Product
 
@@ -57,10 +58,10 @@ class Order(models.Model):
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Brouillon")
-        IN_PROGRESS = "in_progress", _("En cours")
+        IN_PROGRESS = "in_progress", pgettext_lazy("order", "En cours")
         SHIPPED = "shipped", _("Expédiée")
         COMPLETED = "completed", _("Terminée")
-        CANCELLED = "cancelled", _("Annulée")
+        CANCELLED = "cancelled", pgettext_lazy("order", "Annulée")
 
     organisation = models.ForeignKey(
         "customers.Organisation", on_delete=models.PROTECT, related_name="orders"
@@ -210,7 +211,7 @@ class BillingRun(models.Model):
         COLLECTION = "collection", _("Prélèvement")
 
     class Status(models.TextChoices):
-        RUNNING = "running", _("En cours")
+        RUNNING = "running", pgettext_lazy("run", "En cours")
         SUCCEEDED = "succeeded", _("Terminé")
         FAILED = "failed", _("Terminé avec des erreurs")
 
