@@ -120,6 +120,9 @@ def test_lines_by_htmx_and_bad_lines_change_nothing(owner_client, org, customer,
         HTTP_HX_REQUEST="true",
     )
     assert 'id="order-lines"' in page(response)
+    # The moves above the lines follow them: the first line brings "Mettre en cours" without a reload.
+    assert 'id="order-actions" hx-swap-oob="true"' in page(response)
+    assert "Mettre en cours" in page(response)
     other_site = customer_with_card(org, name="Autre", email="autre@example.test").sites.first()
     foreign_product = factories.product(org_fr, sku="FR-1")
     for bad in (
