@@ -143,21 +143,18 @@ def candidate_customers(
     )
 
 
-def chunk_bounds(
-    organisation: Organisation, as_of: datetime.date, bill_day: int, chunk_size: int
-) -> Iterator[tuple[int, int]]:
-    """(first, last) customer ids of each chunk of ``chunk_size`` candidates, by keyset: only ids
-    are read, ``chunk_size`` at a time."""
-    candidates = (
-        candidate_customers(organisation, as_of, bill_day).order_by("pk").values_list("pk", flat=True)
-    )
+def chunk_bounds(organisation: Organisation, chunk_size: int) -> Iterator[tuple[int, int]]:
+    """(first, last) customer ids of each chunk of ``chunk_size`` customers, by keyset on the
+    primary key alone: which of them have something due is each chunk's to find
+    (``customers_in_range``), so that question is asked once per customer, not twice."""
+    ids = Customer.objects.filter(organisation=organisation).order_by("pk").values_list("pk", flat=True)
     after = 0
     while True:
-        ids = list(candidates.filter(pk__gt=after)[:chunk_size])
-        if not ids:
+        page = list(ids.filter(pk__gt=after)[:chunk_size])
+        if not page:
             return
-        yield ids[0], ids[-1]
-        after = ids[-1]
+        yield page[0], page[-1]
+        after = page[-1]
 
 
 class _Words:
