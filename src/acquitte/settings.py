@@ -351,6 +351,7 @@ CELERY_BEAT_SCHEDULE = {
     # collects whatever is due by that organisation's today, missed days included.
     "billing-runs": {"task": "acquitte.subscriptions.tasks.run_due_billing", "schedule": 1800.0},
     "collection-runs": {"task": "acquitte.subscriptions.tasks.run_due_collections", "schedule": 1800.0},
+    "stalled-runs": {"task": "acquitte.subscriptions.tasks.close_stalled_runs", "schedule": 600.0},
 }
 
 LOGGING = {

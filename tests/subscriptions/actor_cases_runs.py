@@ -31,6 +31,10 @@ CASES: dict[str, tuple[Callable[[Any, Actor], Any], bool]] = {
         ),
         False,
     ),
+    "subscriptions.close_stalled_runs": (
+        lambda w, a: services.close_stalled_runs(organisation=w.org, actor=a),
+        False,
+    ),
     "subscriptions.count_chunk": (
         lambda w, a: services.count_chunk(run=w.extra["run"], invoices=1, actor=a),
         False,

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from acquitte.core.models import NumberSeries
 from acquitte.customers.models import Organisation
 from acquitte.invoicing.models import Invoice, InvoiceLine
 from acquitte.subscriptions.models import BilledPeriod, BillingRun, Subscription
+from acquitte.subscriptions.services.runs import STALLED_AFTER
 from tests import factories
 
 from .live import PLAN, STARTUP, BillingChild, manage, many_subscriptions, stop, wait_until
@@ -162,6 +164,8 @@ def test_a_run_killed_halfway_then_restarted_bills_each_period_once(tmp_path: Pa
     assert BilledPeriod.objects.filter(organisation=organisation).count() == CHUNK * PERIODS_PER_CUSTOMER
     killed = BillingRun.objects.get(organisation=organisation)
     assert killed.status == BillingRun.Status.RUNNING and killed.chunks_done == 1
+    # Half an hour without a chunk: the next run marks it interrupted before it starts.
+    BillingRun.objects.filter(pk=killed.pk).update(progressed_at=timezone.now() - STALLED_AFTER * 2)
 
     restart = manage("billing_run", "--organisation", "crash", "--date", AS_OF.isoformat(), var_dir=tmp_path)
     try:
@@ -172,3 +176,5 @@ def test_a_run_killed_halfway_then_restarted_bills_each_period_once(tmp_path: Pa
     assert_billed_exactly_once(organisation, customers=CUSTOMERS)
     again = BillingRun.objects.exclude(pk=killed.pk).get(organisation=organisation)
     assert again.status == BillingRun.Status.SUCCEEDED and again.invoices == CUSTOMERS - CHUNK, output
+    killed.refresh_from_db()
+    assert (killed.status, killed.chunks_done) == (BillingRun.Status.INTERRUPTED, 1)

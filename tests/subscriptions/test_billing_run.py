@@ -6,7 +6,9 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
+from django.utils import timezone
 
 from acquitte.core.models import AuditAction, AuditLog
 from acquitte.invoicing.models import Invoice, InvoiceLine
@@ -14,6 +16,7 @@ from acquitte.notifications.models import OutboundMessage
 from acquitte.subscriptions import selectors, services, tasks
 from acquitte.subscriptions.models import Adjustment, BilledPeriod, BillingRun, BillingSettings, Subscription
 from acquitte.subscriptions.services import billing as billing_module
+from acquitte.subscriptions.services.runs import STALLED_AFTER
 from tests import factories
 from tests.subscriptions.builders import customer_with_card, monthly_product, subscription
 from tests.test_actors import snapshot
@@ -320,3 +323,35 @@ def test_a_large_chunk_finalises_like_a_small_one(org_qc, phone):
         assert invoice.subtotal == Decimal("48.00")  # 31.00 × 17/31 + 31.00
         assert invoice.total == invoice.subtotal + sum(t.amount for t in invoice.taxes.all())
     assert AuditLog.objects.filter(action=AuditAction.FINALISE, organisation=org_qc).count() == 60
+
+
+def test_a_run_whose_chunks_stopped_coming_in_is_marked_interrupted(org_qc, customer, phone):
+    """The sweep of the beat (and the next run's start) closes a run whose worker died, and only it."""
+    other = factories.quebec_organisation("autre-qc")
+    stalled, recent, elsewhere = (
+        services.open_run(
+            organisation=org, kind=BillingRun.Kind.BILLING, run_date=FEB_2, chunks_total=3, actor=SYSTEM
+        )
+        for org in (org_qc, org_qc, other)
+    )
+    long_ago = timezone.now() - STALLED_AFTER - datetime.timedelta(minutes=1)
+    BillingRun.objects.filter(pk__in=[stalled.pk, elsewhere.pk]).update(progressed_at=long_ago)
+    assert tasks.close_stalled_runs() == 2
+    assert tasks.close_stalled_runs() == 0
+    for run in (stalled, recent, elsewhere):
+        run.refresh_from_db()
+    assert [r.status for r in (stalled, recent, elsewhere)] == [
+        BillingRun.Status.INTERRUPTED,
+        BillingRun.Status.RUNNING,
+        BillingRun.Status.INTERRUPTED,
+    ]
+    assert stalled.finished_at is not None and recent.finished_at is None
+    # a chunk counted in late moves the counts but not the outcome
+    services.count_chunk(run=stalled, actor=SYSTEM, invoices=2)
+    stalled.refresh_from_db()
+    assert (stalled.status, stalled.invoices) == (BillingRun.Status.INTERRUPTED, 2)
+
+
+def test_only_the_system_sweeps_every_organisation(org_qc):
+    with pytest.raises(PermissionDenied):
+        services.close_stalled_runs(actor=factories.staff(org_qc))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from acquitte.catalog.models import Product
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction, AuditLog
+from acquitte.invoicing.models import Invoice, InvoiceLine
 from acquitte.subscriptions import change_plan, selectors, services
 from acquitte.subscriptions.models import Adjustment, BilledPeriod, Subscription
 from tests import factories
@@ -190,6 +191,30 @@ def test_change_of_product_credits_the_old_and_charges_the_new(org_qc, customer,
         D(2026, 2, 15),
         D(2026, 2, 28),
     )
+
+
+def test_a_change_of_product_credits_with_the_old_products_tax_and_charges_with_the_new(
+    org_qc, customer, phone
+):
+    """The credit undoes what was billed (GST and QST); the new, exempt product is charged untaxed."""
+    exempt = monthly_product(
+        org_qc, sku="TEL-EX", price="56.00", name="Téléphonie exonérée", category_code="exempt"
+    )
+    sub = billed_in_february(org_qc, customer, phone)
+    services.change_product(subscription=sub, product=exempt, actor=SYSTEM)
+    credit, charge = Adjustment.objects.filter(subscription=sub).order_by("id")
+    assert (credit.kind, credit.product, charge.kind, charge.product) == (CREDIT, phone, CHARGE, exempt)
+    bill(org_qc, MAR_2)
+    credit.refresh_from_db(), charge.refresh_from_db()
+    credit_line = InvoiceLine.objects.get(invoice=credit.invoice)
+    charge_line = InvoiceLine.objects.get(invoice=charge.invoice, net_amount=charge.amount)
+    assert (credit.invoice.kind, credit_line.tax_category.code, credit_line.product) == (
+        Invoice.Kind.CREDIT_NOTE,
+        "qc",
+        phone,
+    )
+    assert (charge_line.tax_category.code, charge_line.product) == ("exempt", exempt)
+    assert credit.invoice.tax_total > 0 and charge.invoice.tax_total == 0
 
 
 def test_a_catalogue_price_applies_to_periods_not_yet_billed_only(org_qc, customer, phone):

@@ -18,10 +18,13 @@ from acquitte.subscriptions.periods import (
     Slice,
     anniversary,
     current_period,
+    day_of_month_from,
     due_slices,
     month_end,
     next_bill_date,
     next_collection_date,
+    next_day_of_month,
+    one_month_after,
     prorated_unit_price,
 )
 from tests import factories
@@ -307,3 +310,21 @@ def test_today_for_an_organisation_in_its_time_zone(db, zone, instant, local):
     BillingSettings.objects.update_or_create(organisation=organisation, defaults={"time_zone": zone})
     with mock.patch("django.utils.timezone.now", return_value=instant):
         assert selectors.today_for(organisation) == local
+
+
+DAYS = st.dates(min_value=datetime.date(1, 2, 1), max_value=datetime.date(9999, 11, 30))
+
+
+@given(DAYS, st.integers(1, 28))
+def test_the_next_day_of_a_month_is_the_first_such_day_strictly_after(after, day):
+    found = next_day_of_month(after, day)
+    assert found.day == day and after < found <= after + datetime.timedelta(days=31)
+    assert all((after + datetime.timedelta(days=k)).day != day for k in range(1, (found - after).days))
+    assert day_of_month_from(after, day) == (after if after.day == day else found)
+
+
+@given(DAYS)
+def test_one_month_after_keeps_the_day_or_takes_the_shorter_months_last(day):
+    found = one_month_after(day)
+    assert (found.year * 12 + found.month) - (day.year * 12 + day.month) == 1
+    assert found.day == min(day.day, calendar.monthrange(found.year, found.month)[1])

@@ -173,6 +173,11 @@ class _Words:
         return self._cache[language]
 
 
+def _product_id(adjustment: Adjustment) -> int:
+    """The product an adjustment bills or credits (its subscription's, on rows made before it was kept)."""
+    return adjustment.product_id or adjustment.subscription.product_id
+
+
 def _sites(site_ids: set[int]) -> dict[int, str]:
     return dict(Site.objects.filter(pk__in=site_ids).values_list("pk", "name"))
 
@@ -251,7 +256,7 @@ class _Planner:
             {r[2] for r in rows if r[2]}
             | {a.subscription.site_id for a in adjustments if a.subscription.site_id}
         )
-        products = _products({r[3] for r in rows} | {a.subscription.product_id for a in adjustments})
+        products = _products({r[3] for r in rows} | {_product_id(a) for a in adjustments})
         by_customer: dict[int, list[tuple[tuple, PreviewLine]]] = {}
         credits: dict[int, list[PreviewLine]] = {}
         plan = Plan()
@@ -388,7 +393,7 @@ class _Planner:
         self, adjustment: Adjustment, customer: Customer, sites: dict[int, str], products: dict[int, Product]
     ) -> tuple[tuple, PreviewLine]:
         sub = adjustment.subscription
-        product = products[sub.product_id]
+        product = products[_product_id(adjustment)]
         site_name = sites.get(sub.site_id, "") if sub.site_id else ""
         quantity, unit_price = adjustment.quantity, adjustment.unit_price
         if round_money(quantity * unit_price) != adjustment.amount:

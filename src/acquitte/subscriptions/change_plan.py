@@ -66,6 +66,8 @@ class ChangePreview:
 @dataclass(frozen=True)
 class PlannedAdjustment:
     kind: Adjustment.Kind
+    #: What the line bills or credits, and so its tax: a product change credits the old product.
+    product: Product
     corrects: BilledPeriod
     slice: Slice
     quantity: Decimal
@@ -215,7 +217,13 @@ def _price_in_force(billed: BilledPeriod, history: list[dict[str, object]]) -> D
 
 
 def _planned(
-    kind: Adjustment.Kind, billed: BilledPeriod, part: Slice, quantity: Decimal, price: Decimal, text: str
+    kind: Adjustment.Kind,
+    product: Product,
+    billed: BilledPeriod,
+    part: Slice,
+    quantity: Decimal,
+    price: Decimal,
+    text: str,
 ) -> PlannedAdjustment | None:
     unit_price = prorated_unit_price(price, part)
     amount = round_money(quantity * unit_price)
@@ -230,6 +238,7 @@ def _planned(
     }
     return PlannedAdjustment(
         kind=kind,
+        product=product,
         corrects=billed,
         slice=part,
         quantity=quantity,
@@ -289,7 +298,10 @@ def plan_quantity_change(
         "new": _quantity_text(new),
     }
     billed = _billed_from(subscription, day)
-    planned = [_planned(kind, b, part, abs(delta), _price_in_force(b, history), text) for b, part in billed]
+    product = subscription.product
+    planned = [
+        _planned(kind, product, b, part, abs(delta), _price_in_force(b, history), text) for b, part in billed
+    ]
     return _plan(subscription, day, day, [p for p in planned if p], [b for b, _part in billed])
 
 
@@ -308,10 +320,16 @@ def plan_product_change(
     planned: list[PlannedAdjustment] = []
     for b, part in billed:
         credit = _planned(
-            Adjustment.Kind.CREDIT, b, part, subscription.quantity, _price_in_force(b, history), credit_text
+            Adjustment.Kind.CREDIT,
+            subscription.product,
+            b,
+            part,
+            subscription.quantity,
+            _price_in_force(b, history),
+            credit_text,
         )
         charge = _planned(
-            Adjustment.Kind.CHARGE, b, part, subscription.quantity, product.unit_price, charge_text
+            Adjustment.Kind.CHARGE, product, b, part, subscription.quantity, product.unit_price, charge_text
         )
         if (credit.amount if credit else ZERO) != (charge.amount if charge else ZERO):
             planned += [p for p in (credit, charge) if p]
@@ -338,7 +356,15 @@ def plan_cancellation(
     text = _("%(service)s : résiliation") % {"service": subscription.description}
     billed = _billed_from(subscription, first_day)
     planned = [
-        _planned(Adjustment.Kind.CREDIT, b, part, subscription.quantity, _price_in_force(b, history), text)
+        _planned(
+            Adjustment.Kind.CREDIT,
+            subscription.product,
+            b,
+            part,
+            subscription.quantity,
+            _price_in_force(b, history),
+            text,
+        )
         for b, part in billed
     ]
     return _plan(

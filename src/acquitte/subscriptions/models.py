@@ -7,6 +7,7 @@ constraint, so a run that is repeated, raced or restarted cannot bill a period t
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -214,16 +215,20 @@ class BillingRun(models.Model):
         RUNNING = "running", pgettext_lazy("run", "En cours")
         SUCCEEDED = "succeeded", _("Terminé")
         FAILED = "failed", _("Terminé avec des erreurs")
+        #: No chunk counted in for ``runs.STALLED_AFTER``: its worker died. The next run bills the rest.
+        INTERRUPTED = "interrupted", _("Interrompu")
 
     organisation = models.ForeignKey(
         "customers.Organisation", on_delete=models.CASCADE, related_name="billing_runs"
     )
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
     run_date = models.DateField(_("date du passage"))
-    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(_("statut"), max_length=12, choices=Status.choices, default=Status.RUNNING)
     started_by = models.CharField(_("lancé par"), max_length=120)
     started_at = models.DateTimeField(_("début"), auto_now_add=True)
     finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
+    #: When the run started or its last chunk was counted in: how a stalled run is told.
+    progressed_at = models.DateTimeField(default=timezone.now)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     customers = models.PositiveIntegerField(_("clients"), default=0)
@@ -280,6 +285,11 @@ class Adjustment(models.Model):
 
     organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="adjustments")
+    #: The product billed or credited, whose tax category the line takes: a product change credits
+    #: the old product and charges the new one. Empty on rows made before it was recorded.
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     description = models.CharField(max_length=500)
     quantity = models.DecimalField(max_digits=12, decimal_places=3)

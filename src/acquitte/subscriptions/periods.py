@@ -63,6 +63,12 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
     return datetime.date(index // 12, index % 12 + 1, 1)
 
 
+def one_month_after(day: datetime.date) -> datetime.date:
+    """The same day next month, or that month's last day when it is shorter (31 January → 28 February)."""
+    following = add_months(day, 1)
+    return following.replace(day=min(day.day, month_end(following).day))
+
+
 def month_end(day: datetime.date) -> datetime.date:
     if day.month == 12:
         return datetime.date(day.year, 12, 31)
@@ -153,11 +159,16 @@ def prorated_unit_price(unit_price: Decimal, slice: Slice) -> Decimal:
     return round_money(unit_price * slice.days / slice.period_days)
 
 
-def _next_bill_day(after: datetime.date, bill_day: int) -> datetime.date:
-    """The first bill day strictly after ``after``."""
-    if after.day < bill_day:
-        return after.replace(day=bill_day)
-    return add_months(after, 1).replace(day=bill_day)
+def next_day_of_month(after: datetime.date, day: int) -> datetime.date:
+    """The first date strictly after ``after`` on ``day`` (1 to 28) of its month."""
+    if after.day < day:
+        return after.replace(day=day)
+    return add_months(after, 1).replace(day=day)
+
+
+def day_of_month_from(as_of: datetime.date, day: int) -> datetime.date:
+    """The first date on or after ``as_of`` on ``day`` (1 to 28) of its month."""
+    return next_day_of_month(as_of - ONE_DAY, day)
 
 
 def next_bill_date(
@@ -186,17 +197,15 @@ def next_bill_date(
         while anniversary(started_on, index) <= base:
             index += 1
         return anniversary(started_on, index)
-    candidate = _next_bill_day(base, bill_day)
+    candidate = next_day_of_month(base, bill_day)
     while due(candidate) <= billed:
-        candidate = _next_bill_day(candidate, bill_day)
+        candidate = next_day_of_month(candidate, bill_day)
     return candidate
 
 
 def next_collection_date(*, as_of: datetime.date, collection_day: int) -> datetime.date:
     """The next collection day on or after ``as_of``."""
-    if as_of.day <= collection_day:
-        return as_of.replace(day=collection_day)
-    return add_months(as_of, 1).replace(day=collection_day)
+    return day_of_month_from(as_of, collection_day)
 
 
 def current_period(

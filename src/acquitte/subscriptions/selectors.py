@@ -210,21 +210,6 @@ def periods_billed_by(run: BillingRun) -> QuerySet[BilledPeriod]:
     )
 
 
-def next_day_of_month(after: datetime.date, day: int) -> datetime.date:
-    """The first date strictly after ``after`` that falls on ``day`` (1 to 28) of its month."""
-    candidate = after.replace(day=day)
-    if candidate <= after:
-        candidate = (after.replace(day=1) + datetime.timedelta(days=32)).replace(day=day)
-    return candidate
-
-
-def one_month_after(day: datetime.date) -> datetime.date:
-    """The same day next month, or that month's last day when it is shorter (31 January → 28 February)."""
-    first_next = (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
-    last = ((first_next + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)).day
-    return first_next.replace(day=min(day.day, last))
-
-
 # --- collection ---
 
 

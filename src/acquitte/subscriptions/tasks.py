@@ -15,6 +15,7 @@ from .selectors import billing_due, collection_due, today_for
 BILLING_RUN = System(reason="billing_run")
 COLLECTION_RUN = System(reason="collection_run")
 DELIVERY = System(reason="outbox delivery")
+SWEEP = System(reason="stalled runs")
 
 
 @shared_task
@@ -61,6 +62,12 @@ def bill_chunk(
         actor=_actor(user_id, reason),
     )
     return {"invoices": result.invoices, "failures": result.failures}
+
+
+@shared_task
+def close_stalled_runs() -> int:
+    """Runs whose worker died are marked interrupted, so that nobody waits on them."""
+    return services.close_stalled_runs(actor=SWEEP)
 
 
 @shared_task

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from acquitte.core.errors import BusinessError
 from acquitte.core.http import AuthenticatedHttpRequest, paginate, report
 from acquitte.customers.models import Organisation
-from acquitte.subscriptions import selectors
+from acquitte.subscriptions import periods, selectors
 from acquitte.subscriptions import services as subscriptions
 from acquitte.subscriptions.models import BillingRun, CollectionAttempt
 from acquitte.subscriptions.services.clock import ClockResult, time_zones
@@ -53,9 +53,9 @@ def _clock(organisation: Organisation) -> dict[str, Any] | None:
     return {
         "today": today,
         "moved": found.test_clock is not None,
-        "next_bill_day": selectors.next_day_of_month(today, found.bill_day),
-        "next_collection_day": selectors.next_day_of_month(today, found.collection_day),
-        "in_a_month": selectors.one_month_after(today),
+        "next_bill_day": periods.next_day_of_month(today, found.bill_day),
+        "next_collection_day": periods.next_day_of_month(today, found.collection_day),
+        "in_a_month": periods.one_month_after(today),
     }
 
 
@@ -138,12 +138,8 @@ def preview(request: AuthenticatedHttpRequest, *, organisation: Organisation) ->
     """What the next billing run and the next collection would do, written nowhere."""
     today = selectors.today_for(organisation)
     found = selectors.billing_settings(organisation)
-    bill_on = today if today.day == found.bill_day else selectors.next_day_of_month(today, found.bill_day)
-    collect_on = (
-        today
-        if today.day == found.collection_day
-        else selectors.next_day_of_month(today, found.collection_day)
-    )
+    bill_on = periods.day_of_month_from(today, found.bill_day)
+    collect_on = periods.day_of_month_from(today, found.collection_day)
     invoices = selectors.preview_billing(organisation, bill_on)
     return render(
         request,

@@ -24,7 +24,7 @@ from .orders import (
     ship_order,
     update_order_line,
 )
-from .runs import count_chunk, open_run
+from .runs import close_stalled_runs, count_chunk, open_run
 
 __all__ = [
     "ChunkResult",
@@ -38,6 +38,7 @@ __all__ = [
     "cancel_subscription",
     "change_product",
     "change_quantity",
+    "close_stalled_runs",
     "collect_customers",
     "collection_key",
     "complete_order",

@@ -55,6 +55,7 @@ def _apply(plan: ChangePlan, subscription: Subscription, actor: Actor) -> list[i
         Adjustment(
             organisation_id=subscription.organisation_id,
             subscription=subscription,
+            product=planned.product,
             kind=planned.kind,
             description=planned.description,
             quantity=planned.quantity,

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from acquitte.core.actors import Actor, actor_label
-from acquitte.core.tenancy import check_can_write
+from acquitte.core.tenancy import check_can_write, check_is_system
 
 from ..models import BillingRun
 
@@ -18,6 +18,24 @@ if TYPE_CHECKING:
 
 #: Errors kept on a run's record; the rest are counted in ``failures`` only.
 MAX_ERRORS_KEPT = 50
+#: A running run with no chunk counted in for this long has lost its worker (a chunk of 1 000
+#: customers takes seconds): it is marked interrupted.
+STALLED_AFTER = datetime.timedelta(minutes=30)
+
+
+def close_stalled_runs(*, actor: Actor, organisation: "Organisation | None" = None) -> int:
+    """Mark interrupted the runs (of ``organisation``, or of all) whose chunks stopped coming in;
+    returns how many. What they left unbilled or uncollected is the next run's: each period and
+    each collection is guarded by its own unique row, so nothing is done twice."""
+    stalled = BillingRun.objects.filter(
+        status=BillingRun.Status.RUNNING, progressed_at__lt=timezone.now() - STALLED_AFTER
+    )
+    if organisation is None:
+        check_is_system(actor)
+    else:
+        check_can_write(actor, organisation)
+        stalled = stalled.filter(organisation=organisation)
+    return stalled.update(status=BillingRun.Status.INTERRUPTED, finished_at=timezone.now())
 
 
 def open_run(
@@ -30,6 +48,7 @@ def open_run(
 ) -> BillingRun:
     """Record the start of a run, split into ``chunks_total`` chunks (none: it finishes at once)."""
     check_can_write(actor, organisation)
+    close_stalled_runs(actor=actor, organisation=organisation)
     run = BillingRun.objects.create(
         organisation=organisation,
         kind=kind,
@@ -70,6 +89,7 @@ def count_chunk(
             total=F("total") + total,
             chunks_done=F("chunks_done") + 1,
             errors=kept,
+            progressed_at=timezone.now(),
         )
         locked.refresh_from_db()
         if locked.chunks_done >= locked.chunks_total and locked.finished_at is None:
