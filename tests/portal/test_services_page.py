@@ -10,6 +10,7 @@ from django.utils import timezone
 from acquitte.catalog.models import Product
 from acquitte.customers.models import TermsVersion, User
 from acquitte.invoicing import services as invoicing
+from acquitte.invoicing.models import Invoice
 from acquitte.portal import selectors
 from acquitte.subscriptions.models import (
     Adjustment,
@@ -20,6 +21,7 @@ from acquitte.subscriptions.models import (
     Subscription,
 )
 from acquitte.subscriptions.selectors import billing_settings
+from acquitte.subscriptions.services import run_billing
 from tests import factories
 from tests.subscriptions import builders
 
@@ -71,7 +73,7 @@ def test_the_estimate_is_the_prorated_first_invoice_before_tax(account):
     assert overview.next_bill_on == datetime.date(2026, 12, 2)
     # 10-30 November (21 of 30 days: 21.00) and December in full (30.00), twice; the yearly one was
     # billed on 15 March and the paused one waits.
-    BilledPeriod.objects.create(
+    ssl_billed = BilledPeriod.objects.create(
         organisation=customer.organisation,
         subscription=subs["ssl"],
         period_start=datetime.date(2026, 3, 15),
@@ -82,9 +84,10 @@ def test_the_estimate_is_the_prorated_first_invoice_before_tax(account):
         invoice=factories.invoice(customer.organisation, customer),
     )
     assert selectors.customer_services(customer=customer).estimate == Decimal("102.00")
+    # a change waiting for the run: a credit on the SSL invoice, issued as its credit note
     Adjustment.objects.create(
         organisation=customer.organisation,
-        subscription=subs["web"],
+        subscription=subs["ssl"],
         kind=Adjustment.Kind.CREDIT,
         description="Crédit",
         quantity=Decimal(1),
@@ -92,9 +95,16 @@ def test_the_estimate_is_the_prorated_first_invoice_before_tax(account):
         amount=Decimal("2.50"),
         period_start=CLOCK,
         period_end=CLOCK,
+        corrects=ssl_billed,
         created_by="test",
     )
     assert selectors.customer_services(customer=customer).estimate == Decimal("99.50")
+    # the estimate is what the run then bills, less what it credits
+    run_billing(organisation=customer.organisation, as_of=datetime.date(2026, 12, 2), actor=factories.SYSTEM)
+    made = Invoice.objects.filter(customer=customer).exclude(pk=ssl_billed.invoice_id)
+    invoiced = sum(i.subtotal for i in made if i.kind == Invoice.Kind.INVOICE)
+    credited = sum(i.subtotal for i in made if i.kind == Invoice.Kind.CREDIT_NOTE)
+    assert (invoiced, credited) == (Decimal("102.00"), Decimal("2.50"))
 
 
 def test_nothing_to_bill_shows_no_estimate(client, org_qc):

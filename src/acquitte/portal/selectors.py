@@ -12,9 +12,15 @@ from acquitte.core.money import round_money
 from acquitte.customers.models import Customer, Site
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.selectors import invoices_for_customer
-from acquitte.subscriptions.models import Adjustment, BilledPeriod, Order, OrderLine, Subscription
-from acquitte.subscriptions.periods import due_slices, next_bill_date, prorated_unit_price
-from acquitte.subscriptions.selectors import billing_settings, order_lines_by_site, order_totals, today_for
+from acquitte.subscriptions.models import Order, OrderLine, Subscription
+from acquitte.subscriptions.periods import next_bill_date
+from acquitte.subscriptions.selectors import (
+    billing_settings,
+    next_invoice_estimate,
+    order_lines_by_site,
+    order_totals,
+    today_for,
+)
 
 SORTS = {
     "numero": "number",
@@ -112,33 +118,10 @@ def _next_bill_on(subscription: Subscription, bill_day: int, today: datetime.dat
     )
 
 
-def _due_on(
-    subscription: Subscription, bill_day: int, on: datetime.date, billed: set[datetime.date]
-) -> Decimal:
-    """What the run of ``on`` bills for this subscription: every due slice not yet billed."""
-    slices = due_slices(
-        period=subscription.period,
-        started_on=subscription.started_on,
-        ends_on=subscription.ends_on,
-        bill_day=bill_day,
-        as_of=on,
-    )
-    return sum(
-        (
-            round_money(subscription.quantity * prorated_unit_price(subscription.unit_price, s))
-            for s in slices
-            if s.start not in billed
-        ),
-        Decimal(0),
-    )
-
-
 def customer_services(*, customer: Customer) -> ServicesOverview:
     """The customer's subscriptions grouped by site, and an estimate of the next invoice.
 
-    The estimate is computed from the subscriptions, not by the billing preview: the periods due
-    on the next bill date and not billed yet, prorated by the day as the run bills them, plus the
-    prorated charges and credits of changes waiting for that run, before tax.
+    The estimate is what the run of the next bill date would bill, before tax (the run's plan).
     """
     organisation = customer.organisation
     settings = billing_settings(organisation)
@@ -162,25 +145,7 @@ def customer_services(*, customer: Customer) -> ServicesOverview:
         )
     dates = [row.next_bill_on for group in rows.values() for row in group if row.next_bill_on]
     next_on = min(dates) if dates else None
-    estimate = None
-    if next_on is not None:
-        billed: dict[int, set[datetime.date]] = {}
-        for sub_id, start in BilledPeriod.objects.filter(
-            subscription__customer=customer, organisation=organisation
-        ).values_list("subscription_id", "period_start"):
-            billed.setdefault(sub_id, set()).add(start)
-        estimate = sum(
-            (
-                _due_on(sub, settings.bill_day, next_on, billed.get(sub.pk, set()))
-                for sub in subscriptions
-                if sub.status in BILLABLE
-            ),
-            Decimal(0),
-        )
-        for kind, amount in Adjustment.objects.filter(
-            subscription__customer=customer, organisation=organisation, invoice__isnull=True
-        ).values_list("kind", "amount"):
-            estimate += amount if kind == Adjustment.Kind.CHARGE else -amount
+    estimate = next_invoice_estimate(customer, next_on) if next_on is not None else None
     return ServicesOverview(
         sites=[SiteServices(site=sites[key], rows=group) for key, group in rows.items()],
         currency=organisation.currency,

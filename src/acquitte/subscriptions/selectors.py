@@ -366,6 +366,22 @@ def next_debit(customer: "Customer") -> tuple[datetime.date, Decimal] | None:
 
 # --- billing ---
 
+
+def next_invoice_estimate(customer: "Customer", on: datetime.date) -> Decimal:
+    """Before tax, what the run of ``on`` would bill this customer, less the credit notes it would
+    issue: the run's own plan, so prorations and waiting changes count exactly as they will."""
+    organisation = customer.organisation
+    plan = plan_customers(
+        organisation=organisation,
+        settings=billing_settings(organisation),
+        customer_ids=[customer.pk],
+        as_of=on,
+    )
+    billed = sum((line.amount for planned in plan.invoices for line in planned.lines), ZERO)
+    credited = sum((line.amount for planned in plan.invoices for line in planned.credits), ZERO)
+    return billed - credited
+
+
 #: The preview reads customers this many at a time, as a run's chunk does.
 PREVIEW_CHUNK = 500
 
