@@ -99,6 +99,18 @@ def test_default_order_is_unpaid_first_then_oldest(signed_in, org_qc, customer_q
     assert paid_old.number in only_paid and open_mid.number not in only_paid
 
 
+def test_a_credit_note_is_not_among_the_unpaid(signed_in, org_qc, customer_qc):
+    """Unpaid means something to pay: a credit note, and the invoice it settles, go with the rest."""
+    settled = dated_invoice(org_qc, customer_qc, 1)
+    credit = invoicing.create_credit_note(invoice=settled, actor=factories.SYSTEM)
+    credit = invoicing.finalise_invoice(
+        actor=factories.SYSTEM, invoice=credit, issue_date=datetime.date(2026, 1, 2)
+    )
+    still_due = dated_invoice(org_qc, customer_qc, 3)
+    body = signed_in.get("/factures/").content.decode()
+    assert body.index(still_due.number) < body.index(settled.number) < body.index(credit.number)
+
+
 def test_list_uses_a_constant_number_of_queries(
     signed_in, org_qc, customer_qc, django_assert_max_num_queries
 ):

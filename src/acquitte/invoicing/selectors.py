@@ -57,7 +57,8 @@ def receivables(customer: "Customer", *, today: datetime.date | None = None) -> 
             Sum(Case(When(due_date__lt=today, then=due_expr), default=Value(ZERO), output_field=MONEY)),
             Value(ZERO, output_field=MONEY),
         ),
-        next_due=Min("due_date"),
+        # The next date to come; what is past due is the overdue amount, shown apart.
+        next_due=Min("due_date", filter=Q(due_date__gte=today)),
     )
     balance = round_money(
         LedgerEntry.objects.filter(customer=customer).aggregate(

@@ -42,8 +42,16 @@ def portal_invoices(
             default=Value(0),
             output_field=DecimalField(max_digits=14, decimal_places=2),
         ),
+        # Unpaid means something to pay: credit notes and invoices settled by credit go with the rest.
         unpaid_first=Case(
-            When(status=Invoice.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+            When(
+                status=Invoice.Status.OPEN,
+                kind__in=(Invoice.Kind.INVOICE, Invoice.Kind.PROFORMA),
+                total__gt=F("amount_paid"),
+                then=Value(0),
+            ),
+            default=Value(1),
+            output_field=IntegerField(),
         ),
     )
     if status in Invoice.Status.values:
