@@ -363,6 +363,25 @@ def test_preview_writes_nothing_and_run_now_asks_first(owner_client, org, custom
     assert run.run_date == CLOCK and run.invoices == 1  # December and January, due by the 10th
 
 
+def test_an_interrupted_run_has_its_own_badge_and_says_what_follows(owner_client, org):
+    interrupted = BillingRun.objects.create(
+        organisation=org, kind=BillingRun.Kind.BILLING, run_date=CLOCK, status=BillingRun.Status.INTERRUPTED
+    )
+    failed = BillingRun.objects.create(
+        organisation=org, kind=BillingRun.Kind.BILLING, run_date=CLOCK, status=BillingRun.Status.FAILED
+    )
+    history = page(owner_client.get("/gestion/facturation/passages/"))
+    assert '<span class="status run-interrupted">Interrompu</span>' in history
+    assert '<span class="status run-failed">Terminé avec des erreurs</span>' in history
+    detail = page(owner_client.get(f"/gestion/facturation/passages/{interrupted.pk}/"))
+    assert "run-interrupted" in detail and "Le passage suivant reprend ce qui reste" in detail
+    assert "Le passage suivant reprend" not in page(
+        owner_client.get(f"/gestion/facturation/passages/{failed.pk}/")
+    )
+    owner_client.cookies["django_language"] = "en"
+    assert ">Interrupted</span>" in page(owner_client.get("/gestion/facturation/passages/"))
+
+
 def test_read_only_staff_cannot_run_or_move_the_clock(reader_client, org):
     home = page(reader_client.get("/gestion/facturation/"))
     assert "Lancer la facturation maintenant" not in home and "Aller au prochain" not in home

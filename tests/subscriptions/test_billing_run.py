@@ -249,6 +249,29 @@ def test_a_run_killed_halfway_then_restarted_bills_each_period_once(org_qc, phon
     assert_each_period_once(org_qc, customers)
 
 
+def test_the_next_run_of_the_same_kind_closes_a_killed_run_and_bills_the_rest(org_qc, phone, monkeypatch):
+    """A worker that died leaves its run "running"; the next billing run marks it interrupted (a
+    collection run stalled as long is another kind's business) and bills what it left."""
+    customers = many_customers(org_qc, phone, 5)
+    crash_on_chunk(monkeypatch, 2, Killed())
+    with pytest.raises(Killed):
+        bill(org_qc, FEB_2, chunk_size=2)
+    monkeypatch.undo()
+    killed = BillingRun.objects.get(organisation=org_qc, kind=BillingRun.Kind.BILLING)
+    assert (killed.status, killed.chunks_done, killed.invoices) == (BillingRun.Status.RUNNING, 1, 2)
+    collection = services.open_run(
+        organisation=org_qc, kind=BillingRun.Kind.COLLECTION, run_date=FEB_2, chunks_total=1, actor=SYSTEM
+    )
+    long_ago = timezone.now() - STALLED_AFTER - datetime.timedelta(minutes=1)
+    BillingRun.objects.filter(pk__in=[killed.pk, collection.pk]).update(progressed_at=long_ago)
+    summary = bill(org_qc, FEB_2, chunk_size=2)
+    assert summary.invoices == 3
+    assert_each_period_once(org_qc, customers)
+    killed.refresh_from_db(), collection.refresh_from_db()
+    assert (killed.status, collection.status) == (BillingRun.Status.INTERRUPTED, BillingRun.Status.RUNNING)
+    assert summary.run is not None and summary.run.status == BillingRun.Status.SUCCEEDED
+
+
 def test_a_failed_chunk_is_recorded_and_the_next_run_bills_it(org_qc, phone, monkeypatch):
     customers = many_customers(org_qc, phone, 5)
     crash_on_chunk(monkeypatch, 2, RuntimeError("disque plein"))
@@ -350,6 +373,9 @@ def test_a_run_whose_chunks_stopped_coming_in_is_marked_interrupted(org_qc, cust
     services.count_chunk(run=stalled, actor=SYSTEM, invoices=2)
     stalled.refresh_from_db()
     assert (stalled.status, stalled.invoices) == (BillingRun.Status.INTERRUPTED, 2)
+    # unless they were all only late: the last one closes it as any run
+    services.count_chunk(run=stalled, actor=SYSTEM, invoices=1)
+    assert services.count_chunk(run=stalled, actor=SYSTEM, invoices=1).status == BillingRun.Status.SUCCEEDED
 
 
 def test_only_the_system_sweeps_every_organisation(org_qc):

@@ -23,10 +23,15 @@ MAX_ERRORS_KEPT = 50
 STALLED_AFTER = datetime.timedelta(minutes=30)
 
 
-def close_stalled_runs(*, actor: Actor, organisation: "Organisation | None" = None) -> int:
-    """Mark interrupted the runs (of ``organisation``, or of all) whose chunks stopped coming in;
-    returns how many. What they left unbilled or uncollected is the next run's: each period and
-    each collection is guarded by its own unique row, so nothing is done twice."""
+def close_stalled_runs(
+    *,
+    actor: Actor,
+    organisation: "Organisation | None" = None,
+    kind: BillingRun.Kind | None = None,
+) -> int:
+    """Mark interrupted the runs (of ``organisation`` and ``kind``, or of all) whose chunks stopped
+    coming in; returns how many. What they left unbilled or uncollected is the next run's: each
+    period and each collection is guarded by its own unique row, so nothing is done twice."""
     stalled = BillingRun.objects.filter(
         status=BillingRun.Status.RUNNING, progressed_at__lt=timezone.now() - STALLED_AFTER
     )
@@ -35,6 +40,8 @@ def close_stalled_runs(*, actor: Actor, organisation: "Organisation | None" = No
     else:
         check_can_write(actor, organisation)
         stalled = stalled.filter(organisation=organisation)
+    if kind is not None:
+        stalled = stalled.filter(kind=kind)
     return stalled.update(status=BillingRun.Status.INTERRUPTED, finished_at=timezone.now())
 
 
@@ -48,7 +55,7 @@ def open_run(
 ) -> BillingRun:
     """Record the start of a run, split into ``chunks_total`` chunks (none: it finishes at once)."""
     check_can_write(actor, organisation)
-    close_stalled_runs(actor=actor, organisation=organisation)
+    close_stalled_runs(actor=actor, organisation=organisation, kind=kind)
     run = BillingRun.objects.create(
         organisation=organisation,
         kind=kind,
@@ -76,7 +83,9 @@ def count_chunk(
     errors: list[str] | None = None,
 ) -> BillingRun:
     """Add one finished chunk's counts; the last chunk in closes the run. Workers on several
-    machines count in concurrently, so the counts move by UPDATE … SET x = x + n under a row lock."""
+    machines count in concurrently, so the counts move by UPDATE … SET x = x + n under a row lock.
+    A run swept as interrupted whose chunks were only late (a long queue) is closed by its last one
+    like any other: "interrupted" was the sweep's guess, the counts are the facts."""
     check_can_write(actor, run.organisation)
     with transaction.atomic():
         locked = BillingRun.objects.select_for_update().get(pk=run.pk)
@@ -92,7 +101,8 @@ def count_chunk(
             progressed_at=timezone.now(),
         )
         locked.refresh_from_db()
-        if locked.chunks_done >= locked.chunks_total and locked.finished_at is None:
+        closable = locked.finished_at is None or locked.status == BillingRun.Status.INTERRUPTED
+        if locked.chunks_done >= locked.chunks_total and closable:
             locked.status = BillingRun.Status.FAILED if locked.failures else BillingRun.Status.SUCCEEDED
             locked.finished_at = timezone.now()
             locked.save(update_fields=["status", "finished_at"])
