@@ -5,14 +5,16 @@
     (default N = 2 000, C = the run's default, L = 200, K = 0; DATABASE_URL picks the database)
 
 N open recurring invoices (one per customer with a default card, billed by the billing run of the
-2nd: finalised through the real path, a billed period on each) are collected by one run of the 22nd, through
-``pay_invoice`` and the sandbox set to sleep L ms per charge as a real provider would
-(``PAYMENTS_SANDBOX_LATENCY_MS``), C calls in flight per process. K = 0: in this process (eager
+2nd: finalised through the real path, a billed period on each) are collected by one run of the 22nd,
+through the payments app's batch path (the rules of ``pay_invoice``) and the sandbox set to sleep
+L ms per charge as a real provider would (``PAYMENTS_SANDBOX_LATENCY_MS``), C calls in flight per
+process. K = 0: in this process (eager
 Celery), the e-mails each payment queues for staff left to the outbox's worker (kept in memory, as
 ``bench/payments.py`` does). K > 0: the chunks go to K real Celery worker processes on Redis
 (``BENCH_REDIS_URL``, default database 9), which share the run. Checks one sandbox charge per
 invoice, no invoice charged twice, every invoice paid, and a second run the same day charging
-nothing. Last line ``charges_per_s``.
+nothing. Prints the calls in flight it reached (in process), the ceiling
+``ceiling_charges_per_s`` = C / L a second per process and the ratio to it; last line ``charges_per_s``.
 """
 
 import argparse
@@ -20,11 +22,13 @@ import contextlib
 import datetime
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 parser = argparse.ArgumentParser()
 parser.add_argument("n", nargs="?", type=int, default=2000)
@@ -48,6 +52,8 @@ from acquitte.invoicing.models import Invoice  # noqa: E402
 from acquitte.notifications import tasks as outbox  # noqa: E402
 from acquitte.payments import services as payments  # noqa: E402
 from acquitte.payments.models import ChargeAttempt, PaymentMethod, SandboxCharge  # noqa: E402
+from acquitte.payments.providers import ChargeResult  # noqa: E402
+from acquitte.payments.providers.sandbox import SandboxProvider  # noqa: E402
 from acquitte.subscriptions import tasks as billing_tasks  # noqa: E402
 from acquitte.subscriptions.models import BilledPeriod, BillingRun, CollectionAttempt, Subscription  # noqa: E402
 from acquitte.subscriptions.services import CollectionSummary, collection, run_billing, run_collection  # noqa: E402
@@ -159,6 +165,31 @@ def collect(organisation: Organisation, n: int, concurrency: int) -> tuple[Colle
     return summary, elapsed
 
 
+class InFlight:
+    """Counts the sandbox charges under way in this process: the peak, and how long each took."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.peak = 0
+        self.seconds: list[float] = []
+        self.charge = SandboxProvider.charge
+
+    def install(self) -> None:
+        def counted(provider: SandboxProvider, **kwargs: Any) -> ChargeResult:
+            with self.lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            started = time.perf_counter()
+            try:
+                return self.charge(provider, **kwargs)
+            finally:
+                with self.lock:
+                    self.now -= 1
+                    self.seconds.append(time.perf_counter() - started)
+
+        SandboxProvider.charge = counted  # type: ignore[method-assign]
+
+
 def main() -> None:
     n = ARGS.n
     concurrency = ARGS.concurrency or collection.DEFAULT_CONCURRENCY
@@ -181,7 +212,11 @@ def main() -> None:
         invoice_ids = set(set_up(n))
         organisation = Invoice.objects.get(pk=min(invoice_ids)).organisation
         print(f"set-up: {time.perf_counter() - started:.1f} s", flush=True)
+        flight = InFlight()
+        flight.install()
+        cpu = time.process_time()
         summary, elapsed = collect(organisation, n, concurrency)
+        cpu = time.process_time() - cpu
         again, again_seconds = collect(organisation, n, concurrency)
 
     keys = SandboxCharge.objects.filter(idempotency_key__startswith="collect-").values_list(
@@ -199,6 +234,19 @@ def main() -> None:
     assert again.charges == 0 and again.invoices == 0
     print(f"charged {n} invoices once each in {elapsed:.2f} s (second run: {again_seconds:.2f} s, nothing)")
     print(f"total: {summary.total}")
+    # Each call lasts at least the latency, so C calls in flight per process make at most
+    # C / latency charges a second (N / (N / C × latency)), times the worker processes sharing the run.
+    latency = settings.PAYMENTS_SANDBOX_LATENCY_MS / 1000
+    ceiling = concurrency * max(ARGS.workers, 1) / latency if latency else 0
+    if not ARGS.workers:  # the calls are made in this process: counted here
+        calls = sorted(flight.seconds)
+        print(
+            f"calls_in_flight_peak: {flight.peak}; call ms median {1000 * calls[len(calls) // 2]:.0f}, "
+            f"p95 {1000 * calls[int(len(calls) * 0.95)]:.0f}; "
+            f"process CPU {1000 * cpu / n:.1f} ms per charge"
+        )
+    if ceiling:
+        print(f"ceiling_charges_per_s: {ceiling:.0f} (ratio {n / elapsed / ceiling:.2f})")
     print(f"charges_per_s: {n / elapsed:.0f}")
 
 

@@ -249,6 +249,10 @@ CONTENT_SECURITY_POLICY = {
             "https://www.sandbox.paypal.com",
             "https://pay.gocardless.com",
             "https://pay-sandbox.gocardless.com",
+            # The providers' OAuth consent pages, which "Connecter avec …" redirects to after its POST.
+            "https://connect.stripe.com",
+            "https://connect.gocardless.com",
+            "https://connect-sandbox.gocardless.com",
             *os.environ.get("ACQUITTE_CSP_FORM_ACTION", "").split(),
         ],
     }
@@ -291,6 +295,19 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Acquitte <no-reply@ac
 PAYMENTS_SANDBOX = _env_bool("PAYMENTS_SANDBOX", True)
 # How long each sandbox charge takes to answer, in milliseconds, as a real provider would (benchmarks).
 PAYMENTS_SANDBOX_LATENCY_MS = int(os.environ.get("PAYMENTS_SANDBOX_LATENCY_MS", "0"))
+
+# The platform's own OAuth credentials for connecting a merchant's provider account in a few clicks
+# ("Connecter avec …"); a provider whose credentials are absent offers only key pasting.
+STRIPE_CONNECT_CLIENT_ID = os.environ.get("STRIPE_CONNECT_CLIENT_ID", "")
+STRIPE_PLATFORM_SECRET_KEY = os.environ.get("STRIPE_PLATFORM_SECRET_KEY", "")
+GOCARDLESS_CLIENT_ID = os.environ.get("GOCARDLESS_CLIENT_ID", "")
+GOCARDLESS_CLIENT_SECRET = os.environ.get("GOCARDLESS_CLIENT_SECRET", "")
+# A GoCardless or PayPal partner app belongs to one environment, sandbox ("test") or live.
+GOCARDLESS_PARTNER_MODE = os.environ.get("GOCARDLESS_PARTNER_MODE", "test")
+PAYPAL_PARTNER_CLIENT_ID = os.environ.get("PAYPAL_PARTNER_CLIENT_ID", "")
+PAYPAL_PARTNER_CLIENT_SECRET = os.environ.get("PAYPAL_PARTNER_CLIENT_SECRET", "")
+PAYPAL_PARTNER_MERCHANT_ID = os.environ.get("PAYPAL_PARTNER_MERCHANT_ID", "")
+PAYPAL_PARTNER_MODE = os.environ.get("PAYPAL_PARTNER_MODE", "test")
 
 # SMS: the default keeps messages in the outbox only; set SMS_BACKEND to the Twilio backend in production.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "acquitte.notifications.sms.OutboxOnlyBackend")

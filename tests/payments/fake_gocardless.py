@@ -1,11 +1,15 @@
 """A local stand-in for GoCardless's Billing Request API, for running the real SDK offline.
 
-It keeps its own billing requests, payments and refunds, checks what GoCardless checks (bearer
-token, API version header, idempotency keys, refund confirmation), answers in GoCardless's JSON
-shapes, and records every request. Tests move things on as the payer and the banks would, with
-``fulfil`` and ``set_payment_status``, and sign webhooks with ``signed_webhook``.
+It keeps its own billing requests, mandates, payments and refunds, checks what GoCardless checks
+(bearer token, API version header, idempotency keys, refund confirmation, an active mandate),
+answers in GoCardless's JSON shapes, and records every request. Tests move things on as the payer
+and the banks would, with ``fulfil``, ``set_payment_status`` and ``set_mandate_status``, and sign
+webhooks with ``signed_webhook``. ``stall_payments`` makes payment creates answer only after that
+many seconds (the payment is made at once), to play a timeout after GoCardless accepted.
 """
 
+import contextlib
+import datetime
 import hashlib
 import hmac
 import json
@@ -13,12 +17,22 @@ import re
 import secrets
 import string
 import threading
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fake_server import LocalFake, QuietHandler
 from tests.payments.fake_providers import GOCARDLESS_TOKENS, GOCARDLESS_VERSION, Seen
 
 CREATED_AT = "2026-03-02T10:00:00.000Z"
+#: The scheme GoCardless picks for a mandate in each currency when none is asked for.
+SCHEMES = {"EUR": "sepa_core", "GBP": "bacs", "USD": "ach", "CAD": "pad"}
+#: Mandates payments can be created on, as GoCardless documents.
+CHARGEABLE = {"pending_customer_approval", "pending_submission", "submitted", "active"}
+NEXT_CHARGE_DATE = "2026-03-09"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def new_id(prefix: str) -> str:
@@ -72,11 +86,17 @@ class _Handler(QuietHandler):
             data = json.loads(body or b"{}")
         except ValueError:
             return self._error(400, "invalid_api_usage", "invalid_document_structure", "Invalid JSON")
+        self.deferred: tuple[int, dict] | None = None
         for (method, pattern), route in self.ROUTES.items():
             match = re.fullmatch(pattern, path)
             if method == self.command and match:
                 with fake.lock:
-                    return route(self, data or {}, *match.groups())
+                    route(self, data or {}, *match.groups())
+                if self.deferred:  # answered late, outside the lock, when the caller may be gone
+                    time.sleep(fake.stall_payments)
+                    with contextlib.suppress(OSError):
+                        self._reply(*self.deferred)
+                return None
         return self._not_found()
 
     def _reply(self, status: int, payload: dict):
@@ -130,9 +150,14 @@ class _Handler(QuietHandler):
         if existing:
             return self._conflict(existing)
         params = data.get("billing_requests") or {}
-        payment = params.get("payment_request") or {}
-        amount = payment.get("amount")
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        payment = params.get("payment_request")
+        mandate = params.get("mandate_request")
+        if payment is None and mandate is None:
+            return self._error(
+                422, "validation_failed", "validation_failed", "Either payment_request or mandate_request"
+            )
+        amount = (payment or {}).get("amount")
+        if payment is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0):
             return self._error(
                 422,
                 "validation_failed",
@@ -144,18 +169,22 @@ class _Handler(QuietHandler):
         metadata = params.get("metadata") or {}
         if any(len(k) > 50 or len(str(v)) > 500 for k, v in metadata.items()):
             return self._error(422, "validation_failed", "validation_failed", "Metadata too long")
+        currency = ((mandate or {}).get("currency") or (payment or {}).get("currency") or "").upper()
+        scheme = (mandate or {}).get("scheme") or SCHEMES.get(currency, "sepa_core")
+        customer = (params.get("links") or {}).get("customer") or new_id("CU")
         billing_request = {
             "id": new_id("BRQ"),
             "created_at": CREATED_AT,
             "status": "pending",
-            "payment_request": {**payment, "scheme": "sepa_core", "links": {}},
-            "mandate_request": {**(params.get("mandate_request") or {}), "scheme": "sepa_core"},
+            "payment_request": {**payment, "scheme": "sepa_core", "links": {}} if payment else None,
+            "mandate_request": {**(mandate or {}), "scheme": scheme},
             "metadata": metadata,
             "links": {
-                "customer": new_id("CU"),
-                "payment_request": new_id("PRQ"),
+                "customer": customer,
                 "mandate_request": new_id("MRQ"),
+                **({"payment_request": new_id("PRQ")} if payment else {}),
             },
+            "resources": {"customer": {"id": customer}},
             "actions": [],
         }
         self.server.fake.billing_requests[billing_request["id"]] = billing_request
@@ -206,6 +235,79 @@ class _Handler(QuietHandler):
         self.server.fake.flows[flow_id] = flow
         self._remember("billing_request_flows", flow_id)
         self._reply(201, {"billing_request_flows": flow})
+
+    def _get_mandate(self, data: dict, identity: str):
+        mandate = self.server.fake.mandates.get(identity)
+        if mandate is None:
+            return self._not_found()
+        self._reply(200, {"mandates": mandate})
+
+    def _get_bank_account(self, data: dict, identity: str):
+        account = self.server.fake.bank_accounts.get(identity)
+        if account is None:
+            return self._not_found()
+        self._reply(200, {"customer_bank_accounts": account})
+
+    def _create_payment(self, data: dict):
+        """A payment on a mandate; collected on the mandate's earliest date unless one is given."""
+        existing = self._idempotent("payments")
+        if existing:
+            return self._conflict(existing)
+        fake = self.server.fake
+        params = data.get("payments") or {}
+        amount = params.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            return self._error(
+                422, "validation_failed", "validation_failed", "Validation failed", field="amount"
+            )
+        mandate = fake.mandates.get((params.get("links") or {}).get("mandate"))
+        if mandate is None:
+            return self._error(
+                422, "invalid_api_usage", "invalid_document_structure", "Mandate not found", field="mandate"
+            )
+        if mandate["status"] not in CHARGEABLE:
+            return self._error(422, "invalid_state", "mandate_is_inactive", "The mandate is not active")
+        if params.get("currency") != mandate["currency"]:
+            return self._error(
+                422, "validation_failed", "validation_failed", "Currency does not match the mandate"
+            )
+        payment = {
+            "id": new_id("PM"),
+            "created_at": now(),
+            "amount": amount,
+            "amount_refunded": 0,
+            "currency": params["currency"],
+            "description": params.get("description"),
+            "status": "pending_submission",
+            "charge_date": params.get("charge_date") or mandate["next_possible_charge_date"],
+            "metadata": params.get("metadata") or {},
+            "links": {"mandate": mandate["id"], "creditor": "CR000FAKE"},
+        }
+        fake.payments[payment["id"]] = payment
+        self._remember("payments", payment["id"])
+        if fake.stall_payments:
+            self.deferred = (201, {"payments": payment})
+            return None
+        self._reply(201, {"payments": payment})
+
+    def _list_payments(self, data: dict):
+        """``GET /payments`` with the ``created_at[gte]`` and ``mandate`` filters, cursor-paginated."""
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        found = [
+            payment
+            for payment in self.server.fake.payments.values()
+            if payment["created_at"] >= query.get("created_at[gte]", "")
+            and query.get("mandate") in (None, payment["links"]["mandate"])
+        ]
+        self.server.fake.listed.append(query)
+        ids = [payment["id"] for payment in found]
+        start = ids.index(query["after"]) + 1 if query.get("after") in ids else 0
+        limit = int(query.get("limit") or 50)
+        page = found[start : start + limit]
+        after = page[-1]["id"] if start + limit < len(found) else None
+        self._reply(
+            200, {"payments": page, "meta": {"cursors": {"before": None, "after": after}, "limit": limit}}
+        )
 
     def _get_payment(self, data: dict, identity: str):
         payment = self.server.fake.payments.get(identity)
@@ -258,6 +360,10 @@ class _Handler(QuietHandler):
         ("GET", r"/billing_requests/([^/]+)"): _get_billing_request,
         ("POST", r"/billing_requests/([^/]+)/actions/cancel"): _cancel_billing_request,
         ("POST", r"/billing_request_flows"): _create_flow,
+        ("GET", r"/mandates/([^/]+)"): _get_mandate,
+        ("GET", r"/customer_bank_accounts/([^/]+)"): _get_bank_account,
+        ("POST", r"/payments"): _create_payment,
+        ("GET", r"/payments"): _list_payments,
         ("GET", r"/payments/([^/]+)"): _get_payment,
         ("POST", r"/refunds"): _create_refund,
         ("GET", r"/refunds"): _list_refunds,
@@ -275,16 +381,62 @@ class FakeGoCardless(LocalFake):
         self.billing_requests: dict[str, dict] = {}
         self.flows: dict[str, dict] = {}
         self.payments: dict[str, dict] = {}
+        self.mandates: dict[str, dict] = {}
+        self.bank_accounts: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.listed: list[dict] = []
+        self.stall_payments = 0.0
         self.idempotency: dict[tuple[str, str], str] = {}
         self.lock = threading.Lock()
         super().__init__()
 
-    def fulfil(self, billing_request_id: str) -> str:
-        """The payer finished the flow: the mandate and the payment exist; return the payment id."""
+    def fulfil(
+        self,
+        billing_request_id: str,
+        *,
+        holder: str = "Marie Curie",
+        account_ending: str = "11",
+        bank_name: str = "BNP PARIBAS",
+    ) -> str:
+        """The payer finished the flow: the mandate (and the payment, if one was asked) exist.
+        Returns the payment id, or the mandate id for a billing request that asked only for one."""
         with self.lock:
             billing_request = self.billing_requests[billing_request_id]
+            mandate_request = billing_request["mandate_request"]
+            customer = billing_request["links"]["customer"]
+            account = {
+                "id": new_id("BA"),
+                "account_holder_name": holder,
+                "account_number_ending": account_ending,
+                "bank_name": bank_name,
+                "currency": mandate_request.get("currency"),
+                "enabled": True,
+                "links": {"customer": customer},
+            }
+            self.bank_accounts[account["id"]] = account
+            mandate = {
+                "id": new_id("MD"),
+                "created_at": now(),
+                "status": "pending_submission",
+                "scheme": mandate_request["scheme"],
+                "currency": mandate_request.get("currency"),
+                "next_possible_charge_date": NEXT_CHARGE_DATE,
+                "metadata": {},
+                "links": {
+                    "customer": customer,
+                    "customer_bank_account": account["id"],
+                    "creditor": "CR000FAKE",
+                },
+            }
+            self.mandates[mandate["id"]] = mandate
+            billing_request["status"] = "fulfilled"
+            billing_request["links"].update(
+                mandate_request_mandate=mandate["id"], customer_bank_account=account["id"]
+            )
+            billing_request["resources"]["customer_bank_account"] = account
             requested = billing_request["payment_request"]
+            if requested is None:
+                return mandate["id"]
             payment = {
                 "id": new_id("PM"),
                 "created_at": CREATED_AT,
@@ -295,14 +447,16 @@ class FakeGoCardless(LocalFake):
                 "status": "pending_submission",
                 "charge_date": "2026-03-06",
                 "metadata": {},
-                "links": {"mandate": new_id("MD"), "creditor": "CR000FAKE"},
+                "links": {"mandate": mandate["id"], "creditor": "CR000FAKE"},
             }
             self.payments[payment["id"]] = payment
-            billing_request["status"] = "fulfilled"
-            billing_request["links"].update(
-                payment_request_payment=payment["id"], mandate_request_mandate=payment["links"]["mandate"]
-            )
+            billing_request["links"]["payment_request_payment"] = payment["id"]
             return payment["id"]
+
+    def set_mandate_status(self, mandate_id: str, status: str):
+        """The bank or the payer moved the mandate on (cancelled, expired, failed…)."""
+        with self.lock:
+            self.mandates[mandate_id]["status"] = status
 
     def set_payment_status(self, payment_id: str, status: str):
         with self.lock:

@@ -1,15 +1,19 @@
-"""A local stand-in for PayPal's Orders v2, captures, refunds and webhook verification.
+"""A local stand-in for PayPal's Orders v2, captures, refunds, Vault v3 and webhook verification.
 
 It keeps orders the way PayPal does (created, approved by the payer, completed by a capture),
-honours PayPal-Request-Id (the same id gives back the same order or capture), wants the OAuth
-bearer token on every API call, and records each request so tests can see what the SDK sent.
-Tests play the payer with ``approve`` and decide what signature verification answers.
+setup tokens (approved by the payer, then vaulted into a payment token), and orders paid with a
+vaulted token (completed in the same call); honours PayPal-Request-Id (the same id gives back the
+same order, capture, setup or payment token), wants the OAuth bearer token on every API call, and
+records each request so tests can see what the SDK sent. Tests play the payer with ``approve`` and
+``approve_setup``, and decide what signature verification answers.
 """
 
 import base64
+import contextlib
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from http.client import HTTPMessage
@@ -53,27 +57,37 @@ class _Handler(QuietHandler):
                 401, {"error": "invalid_token", "error_description": "Token signature verification failed"}
             )
             return
+        self.deferred: tuple[int, dict] | None = None
         with fake.lock:
-            if (self.command, path) == ("POST", "/v2/checkout/orders"):
-                self._create_order(json.loads(body))
-            elif self.command == "GET" and parts[:3] == ["v2", "checkout", "orders"] and len(parts) == 4:
-                self._show_order(parts[3])
-            elif (
-                self.command == "POST"
-                and parts[:3] == ["v2", "checkout", "orders"]
-                and parts[4:] == ["capture"]
-            ):
-                self._capture(parts[3])
-            elif (
-                self.command == "POST"
-                and parts[:3] == ["v2", "payments", "captures"]
-                and parts[4:] == ["refund"]
-            ):
-                self._refund(parts[3], json.loads(body or b"{}"))
-            elif (self.command, path) == ("POST", "/v1/notifications/verify-webhook-signature"):
-                self._verify(json.loads(body))
-            else:
-                self._error(404, "RESOURCE_NOT_FOUND", "RESOURCE_NOT_FOUND")
+            self._route(path, parts, body)
+        if self.deferred:  # answered late, outside the lock, when the caller may be gone
+            time.sleep(fake.stall_orders)
+            with contextlib.suppress(OSError):
+                self._reply(*self.deferred)
+
+    def _route(self, path: str, parts: list[str], body: bytes):
+        if (self.command, path) == ("POST", "/v2/checkout/orders"):
+            self._create_order(json.loads(body))
+        elif (self.command, path) == ("POST", "/v3/vault/setup-tokens"):
+            self._create_setup_token(json.loads(body))
+        elif self.command == "GET" and parts[:3] == ["v3", "vault", "setup-tokens"] and len(parts) == 4:
+            self._show_setup_token(parts[3])
+        elif (self.command, path) == ("POST", "/v3/vault/payment-tokens"):
+            self._create_payment_token(json.loads(body))
+        elif self.command == "GET" and parts[:3] == ["v2", "checkout", "orders"] and len(parts) == 4:
+            self._show_order(parts[3])
+        elif (
+            self.command == "POST" and parts[:3] == ["v2", "checkout", "orders"] and parts[4:] == ["capture"]
+        ):
+            self._capture(parts[3])
+        elif (
+            self.command == "POST" and parts[:3] == ["v2", "payments", "captures"] and parts[4:] == ["refund"]
+        ):
+            self._refund(parts[3], json.loads(body or b"{}"))
+        elif (self.command, path) == ("POST", "/v1/notifications/verify-webhook-signature"):
+            self._verify(json.loads(body))
+        else:
+            self._error(404, "RESOURCE_NOT_FOUND", "RESOURCE_NOT_FOUND")
 
     def _reply(self, status: int, payload: dict):
         data = json.dumps(payload).encode()
@@ -116,13 +130,21 @@ class _Handler(QuietHandler):
         fake = self.server.fake
         request_id = self.headers.get("PayPal-Request-Id")
         if request_id and request_id in fake.order_requests:
-            self._reply(200, fake.orders[fake.order_requests[request_id]])
+            order = fake.orders[fake.order_requests[request_id]]
+            if fake.stall_orders and fake.stall_repeats:
+                self.deferred = (200, order)
+                return
+            self._reply(200, order)
             return
         if (
             request.get("intent") not in ("CAPTURE", "AUTHORIZE")
             or len(request.get("purchase_units") or []) != 1
         ):
             self._error(400, "INVALID_REQUEST", "MISSING_REQUIRED_PARAMETER")
+            return
+        vault_id = ((request.get("payment_source") or {}).get("paypal") or {}).get("vault_id")
+        if vault_id:
+            self._vaulted_order(request, vault_id, request_id)
             return
         order_id = _paypal_id()
         experience = ((request.get("payment_source") or {}).get("paypal") or {}).get("experience_context")
@@ -141,6 +163,106 @@ class _Handler(QuietHandler):
         if request_id:
             fake.order_requests[request_id] = order_id
         self._reply(201, order)
+
+    def _vaulted_order(self, request: dict, vault_id: str, request_id: str | None):
+        """An order paid with a saved PayPal account: PayPal completes it at once, no payer."""
+        fake = self.server.fake
+        if vault_id not in fake.payment_tokens:
+            self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+            return
+        if fake.vault_issue:
+            self._error(422, "UNPROCESSABLE_ENTITY", fake.vault_issue)
+            return
+        order_id = _paypal_id()
+        unit = {"reference_id": "default", **request["purchase_units"][0]}
+        capture = {
+            "id": _paypal_id(),
+            "status": fake.capture_status,
+            "amount": unit["amount"],
+            "custom_id": unit.get("custom_id"),
+            "supplementary_data": {"related_ids": {"order_id": order_id}},
+        }
+        if fake.capture_status == "DECLINED":
+            capture["status_details"] = {"reason": "DECLINED_BY_RISK_FRAUD_FILTERS"}
+        unit["payments"] = {"captures": [capture]}
+        order = {
+            "id": order_id,
+            "intent": request["intent"],
+            "status": "COMPLETED",
+            "payment_source": {"paypal": {"attributes": {"vault": {"id": vault_id, "status": "VAULTED"}}}},
+            "purchase_units": [unit],
+            "links": [{"href": f"{fake.url}/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"}],
+        }
+        fake.orders[order_id] = order
+        fake.captures[capture["id"]] = {"capture": capture, "refunded": Decimal(0)}
+        if request_id:
+            fake.order_requests[request_id] = order_id
+        if fake.stall_orders:
+            self.deferred = (201, order)
+            return
+        self._reply(201, order)
+
+    def _create_setup_token(self, request: dict):
+        fake = self.server.fake
+        request_id = self.headers.get("PayPal-Request-Id")
+        if request_id and request_id in fake.setup_requests:
+            self._reply(200, fake.setup_tokens[fake.setup_requests[request_id]])
+            return
+        wallet = (request.get("payment_source") or {}).get("paypal")
+        experience = (wallet or {}).get("experience_context") or {}
+        if not wallet or not experience.get("return_url") or not experience.get("cancel_url"):
+            self._error(400, "INVALID_REQUEST", "MISSING_REQUIRED_PARAMETER")
+            return
+        setup_id = _paypal_id()
+        customer = (request.get("customer") or {}).get("id") or f"cus_{_paypal_id()}"
+        setup = {
+            "id": setup_id,
+            "customer": {"id": customer},
+            "status": "PAYER_ACTION_REQUIRED",
+            "payment_source": {"paypal": {"usage_type": wallet.get("usage_type")}},
+            "links": [
+                {"href": f"{fake.url}/agreements/approve?approval_session_id={setup_id}", "rel": "approve"},
+                {"href": f"{fake.url}/v3/vault/setup-tokens/{setup_id}", "rel": "self", "method": "GET"},
+            ],
+            "experience_context": experience,
+        }
+        fake.setup_tokens[setup_id] = setup
+        if request_id:
+            fake.setup_requests[request_id] = setup_id
+        self._reply(201, setup)
+
+    def _show_setup_token(self, setup_id: str):
+        setup = self.server.fake.setup_tokens.get(setup_id)
+        if setup is None:
+            self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+        else:
+            self._reply(200, setup)
+
+    def _create_payment_token(self, request: dict):
+        fake = self.server.fake
+        request_id = self.headers.get("PayPal-Request-Id")
+        if request_id and request_id in fake.payment_token_requests:
+            self._reply(200, fake.payment_tokens[fake.payment_token_requests[request_id]])
+            return
+        source = (request.get("payment_source") or {}).get("token") or {}
+        setup = fake.setup_tokens.get(source.get("id"))
+        if source.get("type") != "SETUP_TOKEN" or setup is None:
+            self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
+            return
+        if setup["status"] != "APPROVED":
+            self._error(422, "UNPROCESSABLE_ENTITY", "SETUP_TOKEN_NOT_APPROVED")
+            return
+        token = {
+            "id": _paypal_id(),
+            "customer": setup["customer"],
+            "payment_source": {"paypal": {**setup["payment_source"]["paypal"], **setup["payer"]}},
+            "links": [{"href": f"{fake.url}/v3/vault/payment-tokens", "rel": "self", "method": "GET"}],
+        }
+        setup["status"] = "VAULTED"
+        fake.payment_tokens[token["id"]] = token
+        if request_id:
+            fake.payment_token_requests[request_id] = token["id"]
+        self._reply(201, token)
 
     def _show_order(self, order_id: str):
         order = self.server.fake.orders.get(order_id)
@@ -222,8 +344,11 @@ class FakePayPal(LocalFake):
     """``with FakePayPal() as paypal:`` serves on ``paypal.url`` until the block ends.
 
     ``capture_status`` is what the next capture becomes (COMPLETED, PENDING, DECLINED),
-    ``capture_issue`` makes captures fail with that 422 issue, ``verification`` is what signature
-    checks answer (SUCCESS or FAILURE) for the right webhook id.
+    ``capture_issue`` makes captures fail with that 422 issue, ``vault_issue`` makes orders paid
+    with a vaulted token fail with that 422 issue, ``stall_orders`` makes those orders answer only
+    after that many seconds (the order is made at once; ``stall_repeats`` stalls the answers to
+    repeated requests too), ``verification`` is what signature checks
+    answer (SUCCESS or FAILURE) for the right webhook id.
     """
 
     handler = _Handler
@@ -236,6 +361,13 @@ class FakePayPal(LocalFake):
         self.capture_requests: dict[tuple[str, str], dict] = {}
         self.captures: dict[str, dict] = {}
         self.verified: list[dict] = []
+        self.setup_tokens: dict[str, dict] = {}
+        self.setup_requests: dict[str, str] = {}
+        self.payment_tokens: dict[str, dict] = {}
+        self.payment_token_requests: dict[str, str] = {}
+        self.vault_issue = ""
+        self.stall_orders = 0.0
+        self.stall_repeats = False
         self.capture_status = "COMPLETED"
         self.capture_issue = ""
         self.verification = "SUCCESS"
@@ -246,6 +378,20 @@ class FakePayPal(LocalFake):
         """The payer logs in and approves the order on PayPal's page."""
         with self.lock:
             self.orders[order_id]["status"] = "APPROVED"
+
+    def approve_setup(
+        self,
+        setup_id: str,
+        *,
+        given_name: str = "Marie",
+        surname: str = "Curie",
+        email: str = "marie@client.example",
+    ):
+        """The payer logs in and agrees, on PayPal's page, to be charged later."""
+        with self.lock:
+            setup = self.setup_tokens[setup_id]
+            setup["status"] = "APPROVED"
+            setup["payer"] = {"email_address": email, "name": {"given_name": given_name, "surname": surname}}
 
     def set_status(self, order_id: str, status: str):
         """An order PayPal moved on by itself (VOIDED when its approval expired, say)."""

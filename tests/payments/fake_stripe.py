@@ -1,4 +1,10 @@
-"""A local stand-in for the part of Stripe's API that Checkout payments use, for the real SDK offline.
+"""A local stand-in for the part of Stripe's API that Checkout payments and saved cards use, for
+the real SDK offline.
+
+Saved cards: Customers, Checkout Sessions in setup mode (``complete_setup`` plays the customer on
+Stripe's page, with a test card number whose behaviour Stripe documents: 4000002760003184 needs
+authentication off-session, 4000000000009995 is declined for insufficient funds), off-session
+PaymentIntents (``off_session=true&confirm=true``) and their search by metadata.
 
 Like Stripe it wants the secret key as a bearer token, replays a POST repeated with the same
 Idempotency-Key (and refuses one whose parameters changed), refuses an expiry under 30 minutes,
@@ -74,6 +80,10 @@ def signed_event(event: dict, secret: str, timestamp: int | None = None) -> tupl
     return body, signature_headers(body, secret, timestamp)
 
 
+class _DropAnswer(Exception):
+    """Stripe did the work; the connection closes before the answer."""
+
+
 class _Handler(QuietHandler):
     def _dispatch(self):
         fake = self.server.fake
@@ -83,12 +93,16 @@ class _Handler(QuietHandler):
         fake.requests.append(Seen(self.command, path, self.headers, params))
         key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
         with fake.lock:
-            if key and key in fake.replies:
-                status, body = self._replay(fake.replies[key], path, params)
-            else:
-                status, body = self._answer(path, params)
-                if key:
-                    fake.replies[key] = (path, params, status, body)
+            try:
+                if key and key in fake.replies:
+                    status, body = self._replay(fake.replies[key], path, params)
+                else:
+                    status, body = self._answer(path, params)
+                    if key:
+                        fake.replies[key] = (path, params, status, body)
+            except _DropAnswer:
+                self.close_connection = True
+                return
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -117,10 +131,19 @@ class _Handler(QuietHandler):
         try:
             self._authenticate()
             parts = path.strip("/").split("/")
+            query = decode_form(urlsplit(self.path).query)
             if self.command == "POST" and parts == ["v1", "checkout", "sessions"]:
                 return 200, fake.create_session(params)
             if parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4 and self.command == "GET":
-                return 200, fake.session(parts[3])
+                return 200, fake.session(parts[3], expand=query.get("expand", []))
+            if self.command == "POST" and parts == ["v1", "customers"]:
+                return 200, fake.create_customer(params)
+            if self.command == "POST" and parts == ["v1", "payment_intents"]:
+                return fake.create_payment_intent(params)
+            if self.command == "GET" and parts == ["v1", "payment_intents", "search"]:
+                return 200, fake.search_payment_intents(query)
+            if self.command == "GET" and parts[:2] == ["v1", "payment_intents"] and len(parts) == 3:
+                return 200, fake.payment_intent(parts[2])
             if parts[:3] == ["v1", "checkout", "sessions"] and parts[4:] == ["expire"]:
                 return 200, fake.expire(parts[3])
             if self.command == "POST" and parts == ["v1", "refunds"]:
@@ -151,6 +174,11 @@ class FakeStripe(LocalFake):
         self.sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.customers: dict[str, dict] = {}
+        self.payment_methods: dict[str, dict] = {}
+        self.setup_intents: dict[str, dict] = {}
+        #: A charge accepted by Stripe whose answer never reaches us (the network cut after it).
+        self.drop_next_charge_answer = False
         self.replies: dict[str, tuple] = {}
         #: The status (and failure reason) the next refunds are given, as a card refund is at once.
         self.refund_outcome: tuple[str, str] = ("succeeded", "")
@@ -160,8 +188,10 @@ class FakeStripe(LocalFake):
     # The API ------------------------------------------------------------------------------------
 
     def create_session(self, params: dict) -> dict:
+        if params.get("mode") == "setup":
+            return self._create_setup_session(params)
         if params.get("mode") != "payment":
-            raise StripeFailure(400, "This fake only opens sessions in payment mode.", param="mode")
+            raise StripeFailure(400, "This fake only opens sessions in payment or setup mode.", param="mode")
         try:
             (item,) = params["line_items"]
             price = item["price_data"]
@@ -205,12 +235,144 @@ class FakeStripe(LocalFake):
         }
         return self.session(session_id)
 
-    def session(self, session_id: str) -> dict:
+    def _create_setup_session(self, params: dict) -> dict:
+        customer = params.get("customer")
+        if customer not in self.customers:
+            raise StripeFailure(
+                404, f"No such customer: '{customer}'", code="resource_missing", param="customer"
+            )
+        if not params.get("currency") and not params.get("payment_method_types"):
+            raise StripeFailure(400, "currency is required in setup mode.", param="currency")
+        now = int(time.time())
+        session_id = f"cs_test_{secrets.token_hex(16)}"
+        intent_id = f"seti_{secrets.token_hex(12)}"
+        self.setup_intents[intent_id] = {
+            "id": intent_id,
+            "object": "setup_intent",
+            "status": "requires_payment_method",
+            "usage": "off_session",
+            "customer": customer,
+            "payment_method": None,
+            "metadata": params.get("setup_intent_data", {}).get("metadata", {}),
+        }
+        self.sessions[session_id] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "setup",
+            "url": f"{self.url}/setup/{session_id}",
+            "status": "open",
+            "payment_status": "no_payment_required",
+            "setup_intent": intent_id,
+            "customer": customer,
+            "currency": params.get("currency"),
+            "success_url": params.get("success_url"),
+            "cancel_url": params.get("cancel_url"),
+            "metadata": params.get("metadata", {}),
+            "payment_method_types": params.get("payment_method_types", ["card"]),
+            "created": now,
+            "expires_at": now + 86400,
+            "livemode": False,
+        }
+        return self.session(session_id)
+
+    def session(self, session_id: str, expand: list | None = None) -> dict:
         if session_id not in self.sessions:
             raise StripeFailure(
                 404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session"
             )
-        return {k: v for k, v in self.sessions[session_id].items() if not k.startswith("_")}
+        session = {k: v for k, v in self.sessions[session_id].items() if not k.startswith("_")}
+        expand = expand or []
+        if session.get("setup_intent") and any(e.startswith("setup_intent") for e in expand):
+            intent = dict(self.setup_intents[session["setup_intent"]])
+            if "setup_intent.payment_method" in expand and intent["payment_method"]:
+                intent["payment_method"] = self.payment_methods[intent["payment_method"]]
+            session["setup_intent"] = intent
+        return session
+
+    def create_customer(self, params: dict) -> dict:
+        customer = {
+            "id": f"cus_{secrets.token_hex(7)}",
+            "object": "customer",
+            "email": params.get("email"),
+            "name": params.get("name"),
+            "metadata": params.get("metadata", {}),
+        }
+        self.customers[customer["id"]] = customer
+        return customer
+
+    def create_payment_intent(self, params: dict) -> tuple[int, dict]:
+        """An off-session PaymentIntent confirmed at once: its outcome is the saved card's behaviour."""
+        if params.get("off_session") != "true" or params.get("confirm") != "true":
+            raise StripeFailure(400, "This fake only confirms off-session payment intents.")
+        method = self.payment_methods.get(params.get("payment_method", ""))
+        if method is None:
+            raise StripeFailure(
+                404, f"No such PaymentMethod: '{params.get('payment_method')}'", code="resource_missing"
+            )
+        if method["customer"] != params.get("customer"):
+            raise StripeFailure(
+                400,
+                "The provided PaymentMethod was previously used with a PaymentIntent without Customer "
+                "attachment, shared with a connected account without Customer attachment, or was "
+                "detached from a Customer.",
+            )
+        intent_id = f"pi_{secrets.token_hex(12)}"
+        behaviour = method["_behaviour"]
+        status = {"succeed": "succeeded", "authenticate": "requires_payment_method"}.get(
+            behaviour, "requires_payment_method"
+        )
+        amount = int(params["amount"])
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": amount if status == "succeeded" else 0,
+            "amount_refunded": 0,
+            "currency": params["currency"],
+            "customer": params.get("customer"),
+            "payment_method": method["id"],
+            "status": status,
+            "latest_charge": f"ch_{secrets.token_hex(12)}",
+            "metadata": params.get("metadata", {}),
+            "created": int(time.time()),
+        }
+        self.payment_intents[intent_id] = intent
+        if status == "succeeded":
+            if self.drop_next_charge_answer:
+                self.drop_next_charge_answer = False
+                raise _DropAnswer
+            return 200, intent
+        code = "authentication_required" if behaviour == "authenticate" else "card_declined"
+        error = {
+            "message": "Your card was declined."
+            if code == "card_declined"
+            else "This payment requires authentication.",
+            "type": "card_error",
+            "code": code,
+            "payment_intent": intent,
+        }
+        if code == "card_declined":
+            error["decline_code"] = behaviour
+        intent["last_payment_error"] = {"code": code}
+        return 402, {"error": error}
+
+    def payment_intent(self, intent_id: str) -> dict:
+        if intent_id not in self.payment_intents:
+            raise StripeFailure(404, f"No such payment_intent: '{intent_id}'", code="resource_missing")
+        return self.payment_intents[intent_id]
+
+    def search_payment_intents(self, params: dict) -> dict:
+        """Only the query the app sends: ``metadata['idempotency_key']:'<key>'``."""
+        match = re.fullmatch(r"metadata\['idempotency_key'\]:'([^']*)'", params.get("query", ""))
+        if match is None:
+            raise StripeFailure(400, "This fake only searches by metadata['idempotency_key'].")
+        found = [i for i in self.payment_intents.values() if i["metadata"].get("idempotency_key") == match[1]]
+        return {
+            "object": "search_result",
+            "url": "/v1/payment_intents/search",
+            "has_more": False,
+            "data": found,
+        }
 
     def expire(self, session_id: str) -> dict:
         session = self.session(session_id)
@@ -270,6 +432,59 @@ class FakeStripe(LocalFake):
 
     # What the payer does on Stripe's page ----------------------------------------------------------
 
+    #: Test card numbers and what Stripe documents they do once saved.
+    CARD_BEHAVIOURS = {
+        "4242424242424242": ("visa", "succeed"),
+        "5555555555554444": ("mastercard", "succeed"),
+        "4000002760003184": ("visa", "authenticate"),
+        "4000000000009995": ("visa", "insufficient_funds"),
+        "4000000000000002": ("visa", "generic_decline"),
+    }
+
+    def complete_setup(
+        self, session_id: str, number: str = "4242424242424242", holder: str = "Marie Roy", exp=(12, 2031)
+    ) -> dict:
+        """The customer saves a card on Stripe's setup page: a PaymentMethod attached to the customer."""
+        session = self.sessions[session_id]
+        brand, behaviour = self.CARD_BEHAVIOURS[number]
+        method_id = f"pm_{secrets.token_hex(12)}"
+        self.payment_methods[method_id] = {
+            "id": method_id,
+            "object": "payment_method",
+            "type": "card",
+            "customer": session["customer"],
+            "billing_details": {"name": holder, "email": None},
+            "card": {"brand": brand, "last4": number[-4:], "exp_month": exp[0], "exp_year": exp[1]},
+            "_behaviour": behaviour,
+        }
+        intent = self.setup_intents[session["setup_intent"]]
+        intent.update(status="succeeded", payment_method=method_id)
+        session["status"] = "complete"
+        return self.session(session_id)
+
+    def authenticate(self, session_id: str) -> dict:
+        """The customer authenticates on the Checkout page opened for an off-session charge: paid."""
+        return self.mark_paid(session_id)
+
+    def update_card(self, method_id: str, *, last4: str, exp=(1, 2033)) -> None:
+        """The network gave the bank's new card details (Stripe's card automatic updater)."""
+        self.payment_methods[method_id]["card"].update(last4=last4, exp_month=exp[0], exp_year=exp[1])
+
+    def detach(self, method_id: str) -> None:
+        self.payment_methods[method_id]["customer"] = None
+
+    def method_event(self, event_type: str, method_id: str) -> dict:
+        method = {k: v for k, v in self.payment_methods[method_id].items() if not k.startswith("_")}
+        return self._event(event_type, method)
+
+    def setup_intent_event(self, session_id: str) -> dict:
+        return self._event(
+            "setup_intent.succeeded", self.setup_intents[self.sessions[session_id]["setup_intent"]]
+        )
+
+    def intent_event(self, event_type: str, intent_id: str) -> dict:
+        return self._event(event_type, self.payment_intents[intent_id])
+
     def mark_paid(self, session_id: str) -> dict:
         return self._complete(session_id, "paid")
 
@@ -299,6 +514,10 @@ class FakeStripe(LocalFake):
 
     def event(self, event_type: str, session_id: str) -> dict:
         """The event Stripe would send now about this session."""
+        return self._event(event_type, self.session(session_id))
+
+    @staticmethod
+    def _event(event_type: str, obj: dict) -> dict:
         return {
             "id": f"evt_{secrets.token_hex(12)}",
             "object": "event",
@@ -308,5 +527,5 @@ class FakeStripe(LocalFake):
             "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None},
             "type": event_type,
-            "data": {"object": self.session(session_id)},
+            "data": {"object": obj},
         }

@@ -171,9 +171,10 @@ def test_cancelling_a_page_paid_meanwhile_says_it_succeeded(fake, provider):
     assert not [r for r in fake.requests if r.path.endswith("/expire")]
 
 
-def test_fetch_status_leaves_hosted_payments_to_their_reference(fake, provider):
+def test_fetch_status_searches_payment_intents_by_our_key(fake, provider):
     assert provider.fetch_status(idempotency_key="attempt-1") == ChargeResult(status="unknown")
-    assert fake.requests == []
+    (seen,) = fake.requests
+    assert (seen.method, seen.path) == ("GET", "/v1/payment_intents/search")
 
 
 # Refunds ----------------------------------------------------------------------------------------

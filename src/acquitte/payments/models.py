@@ -88,14 +88,22 @@ class PaymentMethod(models.Model):
     class Kind(models.TextChoices):
         CARD = "card", _("Carte de crédit")
         BANK_DEBIT = "bank_debit", _("Prélèvement automatique")
+        PAYPAL = "paypal", _("PayPal")
 
     class Scheme(models.TextChoices):
         VISA = "visa", "VISA"
         MASTERCARD = "mastercard", "MasterCard"
         AMEX = "amex", "AMEX"
+        DISCOVER = "discover", "Discover"
+        JCB = "jcb", "JCB"
+        DINERS = "diners", "Diners Club"
+        UNIONPAY = "unionpay", "UnionPay"
+        OTHER_CARD = "card", _("Carte")
         ACH = "ach", _("Prélèvement ACH (États-Unis)")
         PAD = "pad", _("Débit préautorisé (Canada)")
         SEPA = "sepa", _("Prélèvement SEPA")
+        BACS = "bacs", _("Prélèvement Bacs (Royaume-Uni)")
+        PAYPAL = "paypal", "PayPal"
 
     class Status(models.TextChoices):
         VALID = "valid", _("Valide")
@@ -118,6 +126,8 @@ class PaymentMethod(models.Model):
     scheme = models.CharField(_("réseau"), max_length=12, choices=Scheme.choices)
     provider = models.CharField(_("prestataire"), max_length=20, default="sandbox")
     token = models.CharField(max_length=120, editable=False)
+    #: The provider's customer the token belongs to (Stripe Customer, GoCardless or PayPal customer id).
+    provider_customer = models.CharField(max_length=120, blank=True, editable=False)
     holder = models.CharField(_("titulaire"), max_length=120)
     last4 = models.CharField(_("4 derniers chiffres"), max_length=4)
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -141,7 +151,50 @@ class PaymentMethod(models.Model):
         if self.kind == self.Kind.CARD:
             month, year = self.exp_month or 0, (self.exp_year or 0) % 100
             return f"{self.get_scheme_display()} •••• {self.last4} ({month:02d}/{year:02d})"
+        if not self.last4:
+            return str(self.bank_name or self.get_scheme_display())
         return f"{self.bank_name or self.get_scheme_display()} •••• {self.last4}"
+
+
+class MethodSetup(models.Model):
+    """A customer sent to a provider's page to save a method, committed before the provider is
+    called; its idempotency key goes to the provider, its reference is the provider's id of the page."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("En cours")
+        COMPLETED = "completed", _("Terminée")
+        FAILED = "failed", _("Abandonnée")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="method_setups")
+    provider = models.CharField(max_length=20)
+    kind = models.CharField(max_length=12, choices=PaymentMethod.Kind.choices)
+    reference = models.CharField(max_length=120, blank=True)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    provider_customer = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    method = models.ForeignKey(
+        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="setups"
+    )
+    make_default = models.BooleanField(default=True)
+    return_to = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("enregistrement d'un moyen de paiement")
+        verbose_name_plural = _("enregistrements de moyens de paiement")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reference"],
+                condition=~models.Q(reference=""),
+                name="methodsetup_reference_once_per_provider",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reference or self.idempotency_key} ({self.status})"
 
 
 class ChargeAttempt(models.Model):
@@ -163,6 +216,8 @@ class ChargeAttempt(models.Model):
     provider = models.CharField(max_length=20)
     state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
     provider_reference = models.CharField(max_length=120, blank=True)
+    #: Where the customer authenticates a charge their bank held back (SCA), until it completes.
+    action_url = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -272,6 +327,26 @@ class SandboxRefund(models.Model):
         return self.reference
 
 
+class SandboxSetup(models.Model):
+    """The sandbox's record of a hosted setup: its page, then the method saved there."""
+
+    reference = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=12)
+    status = models.CharField(max_length=12, default="open")
+    token = models.CharField(max_length=120, blank=True)
+    scheme = models.CharField(max_length=12, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    holder = models.CharField(max_length=120, blank=True)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    bank_name = models.CharField(max_length=120, blank=True)
+    return_url = models.CharField(max_length=500)
+    cancel_url = models.CharField(max_length=500)
+
+    def __str__(self) -> str:
+        return self.reference
+
+
 class SandboxToken(models.Model):
     """What the sandbox remembers of a saved method: how its test number behaves, never the number."""
 
@@ -329,6 +404,10 @@ class ProviderAccount(models.Model):
     account_name = models.CharField(_("compte"), max_length=200, blank=True)
     credentials_encrypted = models.TextField(editable=False)
     connected_at = models.DateTimeField(auto_now=True)
+    #: Connected through the provider's OAuth flow: the token is revoked there on disconnection.
+    connected_by_oauth = models.BooleanField(_("connecté par OAuth"), default=False)
+    #: The merchant's id at the provider (acct_…, OR…, PayPal merchant id) when OAuth gave one.
+    external_account_id = models.CharField(_("identifiant chez le prestataire"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("compte de prestataire")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from acquitte.core.actors import Actor, Person, PublicLink
@@ -14,8 +15,8 @@ from acquitte.customers.selectors import terms_block
 from acquitte.invoicing.models import Invoice
 
 from . import secrets
-from .models import ChargeAttempt, Payment, PaymentMethod, ProviderAccount, TransferDeclaration
-from .providers import PROVIDER_FOR_KIND, OnlineKind, Provider, ProviderName, get_provider
+from .models import ChargeAttempt, MethodSetup, Payment, PaymentMethod, ProviderAccount, TransferDeclaration
+from .providers import PROVIDER_FOR_KIND, PROVIDERS, OnlineKind, Provider, ProviderName, get_provider
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Customer, Organisation
@@ -82,7 +83,7 @@ def payable(invoice: Invoice) -> Payability:
         online_kinds=tuple(_kinds(accounts)) if can_pay else (),
         # A saved method is charged only when nothing else is in flight, an open page included.
         saved_methods=can_pay
-        and ProviderName.SANDBOX in accounts
+        and any(saves_methods(name) for name in accounts)
         and not attempts_in_flight(invoice).exists(),
         can_declare_transfer=is_open and invoice.kind == Invoice.Kind.INVOICE,
         can_record_payment=is_open and invoice.kind in ONLINE_PAYABLE_KINDS,
@@ -115,11 +116,72 @@ def has_open_invoice_offline(customer: "Customer") -> bool:
 
 
 def saved_methods_available(organisation_id: int) -> bool:
-    """Saved cards and bank accounts are tokenised by the sandbox only: a real provider takes each
-    payment on its own page, so without the sandbox there is nothing to save them with."""
+    """A connected provider can save a card, a mandate or a PayPal account for later charges."""
+    connected = ProviderAccount.objects.filter(organisation_id=organisation_id).values_list(
+        "provider", flat=True
+    )
+    return any(saves_methods(name) for name in connected)
+
+
+def saves_methods(name: str) -> bool:
+    """The provider ``name`` saves methods (the sandbox on our pages, the others on theirs)."""
+    return name in PROVIDERS and import_string(PROVIDERS[ProviderName(name)]).saves_methods()
+
+
+#: The payment button (and so the provider) that saves each kind of method.
+ONLINE_KIND_FOR_METHOD: dict[str, OnlineKind] = {
+    PaymentMethod.Kind.CARD: OnlineKind.CARD,
+    PaymentMethod.Kind.BANK_DEBIT: OnlineKind.DEBIT,
+    PaymentMethod.Kind.PAYPAL: OnlineKind.PAYPAL,
+}
+
+
+def setup_provider(customer: "Customer", kind: str) -> ProviderName | None:
+    """Who saves a ``kind`` method for this customer's organisation (the sandbox stands in), if anyone
+    who can save methods at all."""
+    online = ONLINE_KIND_FOR_METHOD.get(kind)
+    name = None if online is None else provider_for(organisation=customer.organisation, kind=online)
+    return name if name is not None and saves_methods(name) else None
+
+
+def hosted_setups(customer: "Customer") -> dict[str, bool]:
+    """For each kind of method, whether it is saved on a provider's own page (not our sandbox form)."""
+    return {
+        kind: (name := setup_provider(customer, kind)) is not None and name != ProviderName.SANDBOX
+        for kind in ONLINE_KIND_FOR_METHOD
+    }
+
+
+def sandbox_saves_methods(organisation_id: int) -> bool:
+    """Cards and accounts typed on our own pages are tokenised by the sandbox, when connected."""
     return ProviderAccount.objects.filter(
         organisation_id=organisation_id, provider=ProviderName.SANDBOX
     ).exists()
+
+
+def check_method_of(customer: "Customer", method: PaymentMethod) -> None:
+    """Seed 002: the card chosen for recurring payment is one of this customer's, still usable;
+    another customer's looks missing."""
+    if method.customer_id != customer.pk or method.organisation_id != customer.organisation_id:
+        raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
+    if method.status != PaymentMethod.Status.VALID:
+        raise BusinessError(
+            _("Ce moyen de paiement n'est plus utilisable."), code=ErrorCode.PAYMENT_METHOD_INVALID
+        )
+
+
+def customer_setup(customer: "Customer", key: str) -> MethodSetup | None:
+    """The customer's own setup with this key (another's, or another tenant's, is not found)."""
+    return MethodSetup.objects.filter(customer=customer, idempotency_key=key).first()
+
+
+def authentication_pending(customer: "Customer") -> QuerySet[ChargeAttempt]:
+    """Charges of the customer's saved methods that their bank wants authenticated (SCA), still open."""
+    return (
+        ChargeAttempt.objects.filter(payment__customer=customer, state=ChargeAttempt.State.CREATED)
+        .exclude(action_url="")
+        .select_related("payment")
+    )
 
 
 def valid_methods(customer: "Customer") -> QuerySet[PaymentMethod]:

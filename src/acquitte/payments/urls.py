@@ -10,4 +10,5 @@ urlpatterns = [
     path("sandbox/card/<str:session>/", views.sandbox_card, name="sandbox_card"),
     path("sandbox/paypal/<str:session>/", views.sandbox_paypal, name="sandbox_paypal"),
     path("sandbox/debit/<str:session>/", views.sandbox_debit, name="sandbox_debit"),
+    path("sandbox/enregistrer/<str:reference>/", views.sandbox_setup, name="sandbox_setup"),
 ]

@@ -19,9 +19,9 @@ from acquitte.invoicing.models import Invoice
 
 from . import services, tasks
 from .forms import CardForm, DebitMandateForm
-from .models import Payment
+from .models import Payment, SandboxSetup
 from .providers.base import WebhookRejected
-from .services import checkout
+from .services import checkout, setup
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +162,29 @@ def report_payment(request: HttpRequest, payment: Payment) -> None:
             request,
             _("Paiement refusé : %(reason)s La facture reste à payer.") % {"reason": payment.failure_message},
         )
+
+
+@sensitive_post_parameters("number", "cvv", "routing", "account", "iban", "institution", "transit")
+def sandbox_setup(request: HttpRequest, reference: str) -> HttpResponse:
+    """The sandbox's hosted setup page: a card or an account saved for later charges."""
+    sandbox = SandboxSetup.objects.filter(reference=reference, status="open").first()
+    if sandbox is None:
+        raise Http404
+    is_card = sandbox.kind == "card"
+    form: forms.Form = (CardForm if is_card else DebitMandateForm)(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        holder = data.pop("holder")
+        try:
+            back = setup.fill_sandbox_setup(
+                reference=reference, holder=holder, card=data if is_card else {}, bank={} if is_card else data
+            )
+        except BusinessError as exc:
+            report(request, exc, form)
+        else:
+            return redirect(back)
+    return render(
+        request,
+        "payments/sandbox_setup.html",
+        {"form": form, "is_card": is_card, "cancel_url": sandbox.cancel_url},
+    )

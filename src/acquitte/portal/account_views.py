@@ -26,13 +26,20 @@ from acquitte.invoicing.selectors import receivables
 from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.forms import CardForm, DebitMandateForm, TransferDeclarationForm
-from acquitte.payments.models import PaymentMethod
+from acquitte.payments.models import MethodSetup, PaymentMethod
 from acquitte.payments.views import report_payment
 from acquitte.subscriptions.selectors import next_debit
 
 from . import selectors
 from .forms import FirstLoginForm, PaymentAmountForm
 from .pages import invoice_page
+
+#: The billing page's buttons that send the customer to a provider's page to save a method.
+SETUP_ACTIONS = {
+    "setup_card": PaymentMethod.Kind.CARD,
+    "setup_bank": PaymentMethod.Kind.BANK_DEBIT,
+    "setup_paypal": PaymentMethod.Kind.PAYPAL,
+}
 
 
 def customer_required(view: View) -> View:
@@ -175,9 +182,19 @@ def billing(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRespon
     card_form = CardForm(prefix="card")
     bank_form = DebitMandateForm(prefix="bank")
     pay_form = PaymentAmountForm(prefix="pay", methods=methods)
+    hosted = payment_selectors.hosted_setups(customer)
     if request.method == "POST":
         action = request.POST.get("action")
         try:
+            if action in SETUP_ACTIONS:
+                return redirect(
+                    payments.start_method_setup(
+                        customer=customer,
+                        kind=SETUP_ACTIONS[action],
+                        actor=request.user,
+                        return_to=reverse("portal:billing"),
+                    )
+                )
             if action == "card":
                 card_form = CardForm(request.POST, prefix="card")
                 if card_form.is_valid():
@@ -213,6 +230,9 @@ def billing(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRespon
     context = {
         "methods": methods,
         "can_save": can_save,
+        "hosted": hosted,
+        "sandbox_form": payment_selectors.sandbox_saves_methods(customer.organisation_id),
+        "to_authenticate": payment_selectors.authentication_pending(customer),
         "card_form": card_form,
         "bank_form": bank_form,
         "pay_form": pay_form,
@@ -221,6 +241,31 @@ def billing(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRespon
         "terms_pending": terms_block(customer) is not None,
     }
     return render(request, "portal/billing.html", context)
+
+
+@customer_required
+def method_setup_return(request: AuthenticatedHttpRequest, customer: Customer, key: str) -> HttpResponse:
+    """Back from the provider's setup page: the method is saved and made the default, or not."""
+    setup = payment_selectors.customer_setup(customer, key)
+    if setup is None:
+        raise Http404
+    cancelled = "annule" in request.GET
+    try:
+        setup = payments.complete_method_setup(setup=setup, actor=request.user, cancelled=cancelled)
+    except BusinessError as exc:
+        report(request, exc)
+        return redirect(setup.return_to or "portal:billing")
+    if setup.status == MethodSetup.Status.COMPLETED:
+        messages.success(
+            request, _("Moyen de paiement ajouté ; il devient votre moyen de paiement par défaut.")
+        )
+    elif setup.status == MethodSetup.Status.FAILED:
+        messages.info(request, _("Enregistrement annulé : aucun moyen de paiement n'a été ajouté."))
+    else:
+        messages.info(
+            request, _("Enregistrement en cours de confirmation : le moyen de paiement apparaîtra sous peu.")
+        )
+    return redirect(setup.return_to or "portal:billing")
 
 
 @require_POST

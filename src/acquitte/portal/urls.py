@@ -49,6 +49,9 @@ urlpatterns = [
     path("factures/<int:pk>/payer/<str:kind>/", account_views.invoice_pay, name="invoice_pay"),
     path("facturation/", account_views.billing, name="billing"),
     path("facturation/moyens/<int:pk>/<str:action>/", account_views.method_action, name="method_action"),
+    path(
+        "facturation/moyens/ajout/<str:key>/", account_views.method_setup_return, name="method_setup_return"
+    ),
     path("conditions/", account_views.first_login, name="first_login"),
     path("services/", services_views.services, name="services"),
     path("commandes/<int:pk>/", services_views.order_detail, name="order_detail"),

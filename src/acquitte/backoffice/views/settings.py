@@ -16,6 +16,7 @@ from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.models import ProviderAccount
 from acquitte.payments.providers.names import ProviderName
+from acquitte.payments.providers.oauth import SIGNUP as OAUTH_SIGNUP
 
 from ..access import staff_required
 from ..forms import PROVIDER_FIELDS, OnlinePaymentDefaultForm, ProviderForm
@@ -25,6 +26,7 @@ PROVIDERS = [
     ("gocardless", "GoCardless", gettext_lazy("Prélèvement bancaire (SEPA, PAD, ACH)")),
     ("paypal", "PayPal", gettext_lazy("Paiement par compte PayPal")),
 ]
+LABELS = {key: name for key, name, _purpose in PROVIDERS}
 
 
 def _rows(
@@ -32,6 +34,7 @@ def _rows(
 ) -> tuple[ProviderAccount | None, list[dict[str, Any]]]:
     accounts = payment_selectors.provider_accounts(organisation)
     forms = forms or {}
+    oauth = payments.oauth_providers()
     rows = [
         {
             "key": key,
@@ -40,6 +43,8 @@ def _rows(
             "account": accounts.get(key),
             "masked": payment_selectors.masked_credentials(accounts[key]) if key in accounts else {},
             "form": forms.get(key) or ProviderForm(provider=key),
+            "oauth": key in oauth,
+            "signup": key in oauth and key in OAUTH_SIGNUP,
             "webhook_url": settings.PUBLIC_BASE_URL.rstrip("/")
             + reverse("payments:webhook", args=[key, organisation.slug]),
         }
@@ -110,15 +115,75 @@ def connect(request: AuthenticatedHttpRequest, provider: str, *, organisation: O
 
 @require_POST
 @staff_required
+def oauth_start(
+    request: AuthenticatedHttpRequest, provider: str, *, organisation: Organisation
+) -> HttpResponse:
+    """A POST (CSRF-checked) that sends the owner to the provider's consent page."""
+    return_url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+        "backoffice:provider_oauth_return", args=[provider]
+    )
+    try:
+        url = payments.start_connect(
+            organisation=organisation,
+            provider=provider,
+            actor=request.user,
+            return_url=return_url,
+            signup=request.POST.get("signup") == "1",
+        )
+    except BusinessError as exc:
+        report(request, exc)
+        return redirect("backoffice:payment_settings")
+    return redirect(url)
+
+
+@staff_required
+def oauth_return(
+    request: AuthenticatedHttpRequest, provider: str, *, organisation: Organisation
+) -> HttpResponse:
+    """Where the provider sends the owner back, with a code (or PayPal's ids) and our state."""
+    params = {key: request.GET.get(key, "") for key in request.GET}
+    try:
+        account = payments.finish_connect(
+            organisation=organisation,
+            provider=provider,
+            state=params.pop("state", ""),
+            params=params,
+            actor=request.user,
+        )
+    except BusinessError as exc:
+        report(request, exc)
+    else:
+        messages.success(
+            request,
+            _("%(provider)s est connecté (%(mode)s).")
+            % {"provider": LABELS.get(provider, provider), "mode": account.get_mode_display()},
+        )
+    return redirect("backoffice:payment_settings")
+
+
+@require_POST
+@staff_required
 def disconnect(
     request: AuthenticatedHttpRequest, provider: str, *, organisation: Organisation
 ) -> HttpResponse:
     try:
-        payments.disconnect_provider(organisation=organisation, provider=provider, actor=request.user)
+        revoked = payments.disconnect_provider(
+            organisation=organisation, provider=provider, actor=request.user
+        )
     except BusinessError as exc:
         report(request, exc)
     else:
-        messages.success(request, _("Prestataire déconnecté."))
+        if revoked:
+            messages.success(request, _("Prestataire déconnecté."))
+        else:
+            messages.warning(
+                request,
+                _(
+                    "Prestataire déconnecté, mais %(provider)s n'a pas pu être joint pour retirer "
+                    "l'accès de ce site : retirez-le depuis votre tableau de bord %(provider)s."
+                )
+                % {"provider": LABELS.get(provider, provider)},
+            )
     return redirect("backoffice:payment_settings")
 
 

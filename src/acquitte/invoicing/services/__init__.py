@@ -17,16 +17,18 @@ from .lines import (
     product_line,
 )
 from .links import revoke_public_link
-from .settlement import allocate, reverse_allocations, settle_oldest_first
+from .settlement import PaymentShare, allocate, allocate_payments, reverse_allocations, settle_oldest_first
 
 __all__ = [
     "MAX_QUANTITY",
     "LineFields",
     "LineInput",
+    "PaymentShare",
     "Totals",
     "add_line",
     "add_product",
     "allocate",
+    "allocate_payments",
     "catalogue_category",
     "check_total",
     "compute_totals",

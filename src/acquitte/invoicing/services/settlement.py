@@ -1,5 +1,7 @@
 """Settling invoices: allocations of payments and credit notes, and taking them back."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -8,16 +10,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from acquitte.core.actors import Actor
+from acquitte.core.bulk import update_rows
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
 from acquitte.core.money import ZERO, Amount, to_decimal
-from acquitte.core.services import record_transition
-from acquitte.core.tenancy import check_can_act_for
+from acquitte.core.services import record_transition, record_transitions
+from acquitte.core.tenancy import check_can_act_for, check_can_write
 
 from ..models import Allocation, Invoice
 
 if TYPE_CHECKING:
-    from acquitte.customers.models import Customer
+    from acquitte.customers.models import Customer, Organisation
 
 
 class PaymentRef(Protocol):
@@ -154,6 +157,71 @@ def settle_oldest_first(
             allocate(invoice=invoice, amount=part, payment=payment, actor=actor)
             remaining -= part
     return remaining
+
+
+@dataclass(frozen=True)
+class PaymentShare:
+    """A payment made for one invoice, to apply to it (what ``settle_oldest_first`` does first)."""
+
+    payment_id: int
+    invoice_id: int
+    customer_id: int
+    amount: Decimal
+
+
+@transaction.atomic
+def allocate_payments(
+    *, organisation: "Organisation", shares: Sequence[PaymentShare], actor: Actor
+) -> set[int]:
+    """Apply many payments, each to the invoice it was made for, in a few statements (a batch of
+    collected charges), with ``allocate``'s rules and outcome: the invoice open and owing at least the
+    payment, paid once fully settled. Returns the ids of the payments applied; the caller settles
+    the others one at a time (``settle_oldest_first``), which spreads what an invoice cannot take."""
+    check_can_write(actor, organisation)
+    invoices = Invoice.objects.select_for_update().filter(
+        organisation=organisation,
+        pk__in={share.invoice_id for share in shares},
+        kind=Invoice.Kind.INVOICE,
+        status=Invoice.Status.OPEN,
+    )
+    by_pk = {invoice.pk: invoice for invoice in invoices.order_by("pk")}
+    applied: set[int] = set()
+    allocations: list[Allocation] = []
+    paid: list[Invoice] = []
+    now = timezone.now()
+    for share in shares:
+        invoice = by_pk.get(share.invoice_id)
+        if invoice is None or invoice.customer_id != share.customer_id:
+            continue
+        if not 0 < share.amount <= invoice.amount_due or invoice.status != Invoice.Status.OPEN:
+            continue
+        allocations.append(
+            Allocation(
+                organisation_id=organisation.pk,
+                invoice=invoice,
+                amount=share.amount,
+                payment_id=share.payment_id,
+            )
+        )
+        invoice.amount_paid += share.amount
+        if invoice.amount_paid == invoice.total:
+            invoice.status, invoice.paid_at = Invoice.Status.PAID, now
+            paid.append(invoice)
+        applied.add(share.payment_id)
+    touched = [by_pk[pk] for pk in sorted({a.invoice.pk for a in allocations})]
+    Allocation.objects.bulk_create(allocations)
+    update_rows(touched, ["amount_paid", "status", "paid_at"])
+    for invoice in touched:
+        invoice.mark_stored()
+    record_transitions(
+        objs=paid,
+        organisation=organisation,
+        actor=actor,
+        action=AuditAction.PAID,
+        from_state=Invoice.Status.OPEN,
+        to_state=Invoice.Status.PAID,
+    )
+    return applied
 
 
 @transaction.atomic

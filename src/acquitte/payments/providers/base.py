@@ -23,22 +23,82 @@ class ChargeStatus(StrEnum):
     #: A hosted payment the payer has not finished, or a refund the provider cannot tell us about:
     #: nothing to apply yet.
     OPEN = "open"
+    #: SCA: the customer must authenticate at the result's ``action_url`` before the money moves.
+    ACTION_REQUIRED = "action_required"
+
+
+class MethodStatus(StrEnum):
+    """What a provider says of a saved method."""
+
+    VALID = "valid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
 
 
 @dataclass(frozen=True)
 class SavedMethod:
+    """A method saved at the provider: its token, and display fields only (never the number)."""
+
+    #: Stripe PaymentMethod id, GoCardless mandate id, PayPal vault payment token id, sandbox token.
     token: str
+    #: A ``PaymentMethod.Scheme`` value: visa/mastercard/amex/... or sepa/ach/pad/bacs..., "paypal".
     scheme: str
     last4: str
+    #: A ``PaymentMethod.Kind`` value (card / bank_debit / paypal).
+    kind: str = ""
+    holder: str = ""
+    exp_month: int | None = None
+    exp_year: int | None = None
+    bank_name: str = ""
+    #: The provider's customer id (Stripe Customer, GoCardless customer, PayPal customer id).
+    customer_reference: str = ""
+
+
+@dataclass(frozen=True)
+class HostedSetup:
+    """A hosted page where the customer saves a method."""
+
+    #: Where to send the customer.
+    url: str
+    #: The provider's id of the setup (Stripe Checkout Session id in setup mode, GoCardless billing
+    #: request id, PayPal setup token id).
+    reference: str
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    """What the provider says of a setup now: SUCCEEDED, the method is ready; OPEN, not finished;
+    FAILED/UNKNOWN, abandoned."""
+
+    status: ChargeStatus
+    method: SavedMethod | None = None
+
+
+@dataclass(frozen=True)
+class MethodEvent:
+    """A webhook event about a saved method, normalised."""
+
+    event_id: str
+    event_type: str
+    #: Which saved method (``SavedMethod.token``).
+    token: str
+    status: MethodStatus
+    exp_month: int | None = None
+    exp_year: int | None = None
+    last4: str = ""
+    #: The provider's own event, stored for ``parse_payload`` (the whole body when left empty).
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ChargeResult:
-    """``reference`` replaces the stored provider reference when given."""
+    """``reference`` replaces the stored provider reference when given; ``action_url`` is where the
+    customer authenticates when the status is ACTION_REQUIRED."""
 
     status: ChargeStatus
     reference: str = ""
     failure_code: str = ""
+    action_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +150,11 @@ class Provider:
     name = ""
     hosted = False
 
+    @classmethod
+    def saves_methods(cls) -> bool:
+        """The provider can save a method on its own page (it implements ``start_setup``)."""
+        return cls.start_setup is not Provider.start_setup
+
     def __init__(self, *, credentials: dict[str, str] | None = None, mode: str = "test"):
         self.credentials = credentials or {}
         self.mode = mode
@@ -129,9 +194,42 @@ class Provider:
         """Tokenise a card or account number; the number itself never reaches our database."""
         raise NotImplementedError
 
-    def charge(self, *, token: str, amount: Decimal, currency: str, idempotency_key: str) -> ChargeResult:
-        """Charge a saved method off-session; the same key must return the same charge."""
+    def charge(
+        self,
+        *,
+        token: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        customer_reference: str = "",
+    ) -> ChargeResult:
+        """Charge a saved method off-session (at the provider's customer ``customer_reference`` when
+        it has one); the same key must return the same charge."""
         raise NotImplementedError
+
+    def start_setup(
+        self,
+        *,
+        kind: str,
+        customer_reference: str,
+        customer_email: str,
+        customer_name: str,
+        currency: str,
+        idempotency_key: str,
+        return_url: str,
+        cancel_url: str,
+    ) -> HostedSetup:
+        """Open the provider's page where the customer saves a method of ``kind`` for later
+        off-session charges; ``idempotency_key`` makes a retry open nothing twice."""
+        raise NotImplementedError
+
+    def setup_result(self, *, reference: str) -> SetupResult:
+        """What the provider says now of the setup ``reference``, with the saved method once done."""
+        raise NotImplementedError
+
+    def ensure_customer(self, *, idempotency_key: str, email: str, name: str) -> str:
+        """The provider's customer for ours, made once (idempotent by key); '' when the provider has none."""
+        return ""
 
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
         """What the provider knows of the charge made with this key (``unknown`` if none)."""
@@ -149,11 +247,14 @@ class Provider:
         when it is sure there is none, ``open`` when it cannot tell (the refund stays in doubt)."""
         return ChargeResult(status=ChargeStatus.OPEN)
 
-    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
+    def parse_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], secret: str
+    ) -> list[ProviderEvent | MethodEvent]:
         """Verify the signature and freshness, then normalise; raise WebhookRejected otherwise.
-        ``secret`` is the account's webhook secret; events the app does not act on are left out."""
+        ``secret`` is the account's webhook secret; events the app does not act on are left out.
+        A setup completion is a ProviderEvent on the setup reference whose type starts "setup."."""
         raise NotImplementedError
 
-    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent | MethodEvent:
         """Normalise a stored event's payload (already verified when it was received)."""
         raise NotImplementedError

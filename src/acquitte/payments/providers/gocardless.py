@@ -1,11 +1,15 @@
-"""GoCardless: one-off direct debits through a Billing Request and its hosted flow.
+"""GoCardless: direct debits through Billing Requests and their hosted flow.
 
-The payer sets up a mandate and approves one payment on GoCardless's page; the debit then takes days
-to settle, which GoCardless reports by webhook. Until the payer finishes, our reference is the billing
-request ("BRQ…"); once it is fulfilled the payment ("PM…") takes over, since later events name only
-the payment — hence ``new_reference``.
+One-off: the payer sets up a mandate and approves one payment on GoCardless's page; the debit then
+takes days to settle, which GoCardless reports by webhook. Until the payer finishes, our reference is
+the billing request ("BRQ…"); once it is fulfilled the payment ("PM…") takes over, since later events
+name only the payment — hence ``new_reference``.
+
+Saved: a billing request that asks only for a mandate; the mandate ("MD…") is the saved method, and
+payments are then created on it without the payer (``charge``).
 """
 
+import datetime
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -24,8 +28,13 @@ from .base import (
     ChargeResult,
     ChargeStatus,
     HostedPayment,
+    HostedSetup,
+    MethodEvent,
+    MethodStatus,
     Provider,
     ProviderEvent,
+    SavedMethod,
+    SetupResult,
     WebhookRejected,
     load_json,
 )
@@ -54,6 +63,29 @@ PAYMENT_STATUSES = {
 }
 PAYMENT_EVENTS = {**PAYMENT_STATUSES, "late_failure_settled": ChargeStatus.FAILED}
 BILLING_REQUEST_EVENTS = {"fulfilled": ChargeStatus.PENDING, "cancelled": ChargeStatus.UNKNOWN}
+#: A mandate-only billing request: fulfilled means the mandate exists; cancelled, the payer gave up.
+SETUP_STATUSES = {"fulfilled": ChargeStatus.SUCCEEDED, "cancelled": ChargeStatus.FAILED}
+#: What becomes of a saved mandate; any other mandate event leaves it usable.
+MANDATE_EVENTS = {
+    "cancelled": MethodStatus.REVOKED,
+    "expired": MethodStatus.EXPIRED,
+    "failed": MethodStatus.REVOKED,
+}
+#: GoCardless's scheme names, in ``PaymentMethod.Scheme`` values where they differ.
+SCHEMES = {"sepa_core": "sepa", "sepa_cor1": "sepa"}
+#: How far back ``fetch_status`` looks for a payment made with a key: reconciliation asks within
+#: minutes, so a month is ample, and it bounds the listing.
+FETCH_LOOKBACK = datetime.timedelta(days=31)
+#: The most GoCardless returns in one page of a list.
+FETCH_PAGE_SIZE = 500
+#: Answers that say GoCardless made no payment; anything else (a timeout, its own failure) may hide one.
+REFUSALS = (
+    gocardless_errors.InvalidStateError,
+    gocardless_errors.ValidationFailedError,
+    gocardless_errors.InvalidApiUsageError,
+    gocardless_errors.AuthenticationError,
+    gocardless_errors.PermissionsError,
+)
 #: A refund GoCardless has not refused is on its way; only these two mean it will not happen.
 REFUND_FAILED = {"cancelled", "failed"}
 
@@ -129,9 +161,131 @@ class GoCardlessProvider(Provider):
             return self.payment_status(reference=reference)
         return ChargeResult(status=ChargeStatus.UNKNOWN)
 
+    def ensure_customer(self, *, idempotency_key: str, email: str, name: str) -> str:
+        """None to make: GoCardless creates the customer with the mandate, in the billing request
+        (the payer types their details in its flow); ``setup_result`` gives back its id."""
+        return ""
+
+    def start_setup(
+        self,
+        *,
+        kind: str,
+        customer_reference: str,
+        customer_email: str,
+        customer_name: str,
+        currency: str,
+        idempotency_key: str,
+        return_url: str,
+        cancel_url: str,
+    ) -> HostedSetup:
+        """A billing request asking only for a mandate, and its flow page.
+
+        Only the currency is given, as GoCardless recommends: it picks the scheme for it (SEPA Core
+        for EUR, PAD for CAD, ACH for USD, Bacs for GBP), which ``setup_result`` reads back. A
+        customer GoCardless already knows (an earlier mandate) is linked, so that their mandates
+        stay under one customer.
+        """
+        if kind not in (OnlineKind.DEBIT, "bank_debit"):
+            raise ValueError(f"GoCardless only sets up direct debits, not {kind!r}")
+        params: dict[str, Any] = {
+            "mandate_request": {"currency": currency.upper()},
+            "metadata": {"idempotency_key": idempotency_key[:METADATA_VALUE_MAX]},
+        }
+        if customer_reference:
+            params["links"] = {"customer": customer_reference}
+        billing_request = self._service("billing_requests").create(
+            params=params, headers={"Idempotency-Key": idempotency_key}
+        )
+        flow: dict[str, Any] = {
+            "redirect_uri": return_url,
+            "exit_uri": cancel_url,
+            "links": {"billing_request": billing_request.id},
+        }
+        prefilled = {} if customer_reference else _prefilled_customer(customer_email, customer_name)
+        if prefilled:
+            flow["prefilled_customer"] = prefilled
+        page = self._service("billing_request_flows").create(params=flow)
+        return HostedSetup(url=page.authorisation_url, reference=billing_request.id)
+
+    def setup_result(self, *, reference: str) -> SetupResult:
+        """The billing request's state; once fulfilled, its mandate with the bank account's display
+        details (GoCardless gives only the last two digits of the account number)."""
+        try:
+            billing_request = self._service("billing_requests").get(reference)
+        except gocardless_errors.InvalidApiUsageError as err:
+            if err.code == 404:
+                return SetupResult(status=ChargeStatus.UNKNOWN)
+            raise
+        data: dict[str, Any] = billing_request.attributes
+        status = SETUP_STATUSES.get(data.get("status") or "", ChargeStatus.OPEN)
+        links = data.get("links") or {}
+        mandate = links.get("mandate_request_mandate") or ""
+        if status != ChargeStatus.SUCCEEDED:
+            return SetupResult(status=status)
+        if not mandate:  # fulfilled yet naming no mandate: not one we asked for, nothing to save
+            return SetupResult(status=ChargeStatus.FAILED)
+        account = (data.get("resources") or {}).get("customer_bank_account") or {}
+        if not account and links.get("customer_bank_account"):
+            account = self._service("customer_bank_accounts").get(links["customer_bank_account"]).attributes
+        scheme = str((data.get("mandate_request") or {}).get("scheme") or "")
+        return SetupResult(
+            status=ChargeStatus.SUCCEEDED,
+            method=SavedMethod(
+                token=str(mandate),
+                scheme=SCHEMES.get(scheme, scheme),
+                last4=str(account.get("account_number_ending") or ""),
+                kind="bank_debit",
+                holder=str(account.get("account_holder_name") or ""),
+                bank_name=str(account.get("bank_name") or ""),
+                customer_reference=str(links.get("customer") or ""),
+            ),
+        )
+
+    def charge(
+        self,
+        *,
+        token: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        customer_reference: str = "",
+    ) -> ChargeResult:
+        """A payment on the mandate ``token``, collected on the earliest date the mandate allows:
+        GoCardless's reference says a payment without ``charge_date`` is collected as soon as
+        possible (a date before the mandate's next_possible_charge_date would be refused), and the
+        payment it returns carries the date it chose.
+
+        The key goes as the Idempotency-Key (the same key again returns the same payment: the SDK
+        fetches it from the conflict GoCardless answers) and in the metadata, where ``fetch_status``
+        finds it. A refusal (an inactive mandate, a bad currency) is a failed charge; a network
+        error or a GoCardless failure is raised: the payment may exist, and reconciliation asks.
+        """
+        try:
+            payment = self._service("payments").create(
+                params={
+                    "amount": _minor_units(amount),
+                    "currency": currency.upper(),
+                    "links": {"mandate": token},
+                    "metadata": {"idempotency_key": idempotency_key[:METADATA_VALUE_MAX]},
+                },
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except REFUSALS as err:
+            return ChargeResult(status=ChargeStatus.FAILED, failure_code=_reason(err))
+        return _payment_result(payment)
+
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
-        """Always unknown: GoCardless cannot be searched by our key, and hosted payments are
-        reconciled by reference (``payment_status``) instead."""
+        """The payment carrying our key in its metadata, among the last month's: GoCardless offers
+        no search by key, and no payment there means the create never reached it (``unknown``).
+        Hosted one-off payments are reconciled by reference (``payment_status``) instead."""
+        since = datetime.datetime.now(datetime.UTC) - FETCH_LOOKBACK
+        wanted = idempotency_key[:METADATA_VALUE_MAX]
+        payments = self._service("payments").all(
+            params={"created_at[gte]": since.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "limit": FETCH_PAGE_SIZE}
+        )
+        for payment in payments:
+            if (payment.metadata or {}).get("idempotency_key") == wanted:
+                return _payment_result(payment)
         return ChargeResult(status=ChargeStatus.UNKNOWN)
 
     def refund(
@@ -200,7 +354,9 @@ class GoCardlessProvider(Provider):
                 )
         return ChargeResult(status=ChargeStatus.UNKNOWN)
 
-    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
+    def parse_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], secret: str
+    ) -> list[ProviderEvent | MethodEvent]:
         """GoCardless signs the raw body, with no timestamp: a replayed delivery is harmless anyway,
         since each event is stored once by its id."""
         given = headers.get(SIGNATURE_HEADER) or ""
@@ -217,7 +373,7 @@ class GoCardlessProvider(Provider):
             raise WebhookRejected("malformed body", 400)
         return [parsed for parsed in map(_normalise, events) if parsed is not None]
 
-    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent | MethodEvent:
         parsed = _normalise(payload)
         if parsed is None:
             raise WebhookRejected("event not handled", 400)
@@ -265,6 +421,12 @@ def _payment_result(payment: Any) -> ChargeResult:
     return ChargeResult(status=status, reference=payment.id, failure_code=payment.status if failed else "")
 
 
+def _reason(err: gocardless_errors.ApiError) -> str:
+    """GoCardless's machine-readable reason (mandate_is_inactive, validation_failed…)."""
+    errors = err.errors or []
+    return str((errors[0].get("reason") if errors else "") or err.type or "refused")
+
+
 def _refused(err: gocardless_errors.ApiError) -> BusinessError:
     return BusinessError(
         _("GoCardless a refusé ce remboursement : %(reason)s") % {"reason": err},
@@ -272,12 +434,35 @@ def _refused(err: gocardless_errors.ApiError) -> BusinessError:
     )
 
 
-def _normalise(event: dict[str, Any]) -> ProviderEvent | None:
-    """The event in our terms, None for one the app does not act on; WebhookRejected if malformed."""
+def _normalise(event: dict[str, Any]) -> ProviderEvent | MethodEvent | None:
+    """The event in our terms, None for one the app does not act on; WebhookRejected if malformed.
+
+    A fulfilled billing request with a payment is a one-off payment going on; one without (it
+    asked only for a mandate) is a method setup completed, reported under the billing request.
+    """
     try:
         resource, action, links = event["resource_type"], event["action"], event.get("links") or {}
+        event_id = str(event["id"])
+        if resource == "mandates" and action in MANDATE_EVENTS:
+            return MethodEvent(
+                event_id=event_id,
+                event_type=f"{resource}.{action}",
+                token=str(links["mandate"]),
+                status=MANDATE_EVENTS[action],
+            )
         new_reference = ""
-        if resource == "billing_requests" and action in BILLING_REQUEST_EVENTS:
+        event_type = f"{resource}.{action}"
+        if (
+            resource == "billing_requests"
+            and action == "fulfilled"
+            and not links.get("payment_request_payment")
+        ):
+            reference, status, event_type = (
+                links["billing_request"],
+                ChargeStatus.SUCCEEDED,
+                "setup.completed",
+            )
+        elif resource == "billing_requests" and action in BILLING_REQUEST_EVENTS:
             reference, status = links["billing_request"], BILLING_REQUEST_EVENTS[action]
             if action == "fulfilled":
                 new_reference = links.get("payment_request_payment") or ""
@@ -286,8 +471,8 @@ def _normalise(event: dict[str, Any]) -> ProviderEvent | None:
         else:
             return None
         return ProviderEvent(
-            event_id=str(event["id"]),
-            event_type=f"{resource}.{action}",
+            event_id=event_id,
+            event_type=event_type,
             reference=str(reference),
             status=status,
             payload=event,

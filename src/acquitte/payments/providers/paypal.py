@@ -3,6 +3,10 @@
 The order is created with intent CAPTURE, so PayPal takes no money until we capture; we capture when
 the payer comes back (or when reconciliation asks), never for an order we have given up on. The
 stored reference is always the order id: capture webhooks carry it in their related ids.
+
+A PayPal account is saved through the Vault v3 API: the payer approves a setup token on PayPal's
+page, we turn it into a payment token, and orders paid with that token (``vault_id``) complete in
+one call, without the payer.
 """
 
 import json
@@ -26,10 +30,20 @@ from paypalserversdk.models.checkout_payment_intent import CheckoutPaymentIntent
 from paypalserversdk.models.money import Money
 from paypalserversdk.models.order_request import OrderRequest
 from paypalserversdk.models.payment_source import PaymentSource
+from paypalserversdk.models.payment_token_request import PaymentTokenRequest
+from paypalserversdk.models.payment_token_request_payment_source import PaymentTokenRequestPaymentSource
+from paypalserversdk.models.paypal_payment_token_usage_type import PaypalPaymentTokenUsageType
 from paypalserversdk.models.paypal_wallet import PaypalWallet
 from paypalserversdk.models.paypal_wallet_experience_context import PaypalWalletExperienceContext
 from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
 from paypalserversdk.models.refund_request import RefundRequest
+from paypalserversdk.models.setup_token_request import SetupTokenRequest
+from paypalserversdk.models.setup_token_request_payment_source import SetupTokenRequestPaymentSource
+from paypalserversdk.models.vault_customer import VaultCustomer
+from paypalserversdk.models.vault_experience_context import VaultExperienceContext
+from paypalserversdk.models.vault_paypal_wallet_request import VaultPaypalWalletRequest
+from paypalserversdk.models.vault_token_request import VaultTokenRequest
+from paypalserversdk.models.vault_token_request_type import VaultTokenRequestType
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
 from acquitte.core.errors import BusinessError, ErrorCode
@@ -39,11 +53,17 @@ from .base import (
     ChargeResult,
     ChargeStatus,
     HostedPayment,
+    HostedSetup,
+    MethodEvent,
+    MethodStatus,
     Provider,
     ProviderEvent,
+    SavedMethod,
+    SetupResult,
     WebhookRejected,
     load_json,
 )
+from .names import OnlineKind
 from .verify import DEFAULT_PAYPAL_API_BASES, _PayPalConfiguration
 
 logger = logging.getLogger(__name__)
@@ -79,6 +99,15 @@ ORDER_COMPLETED = "COMPLETED"
 ORDER_STATUSES = {"COMPLETED": ChargeStatus.SUCCEEDED, "VOIDED": ChargeStatus.UNKNOWN}
 REFUND_STATUSES = {"COMPLETED": ChargeStatus.SUCCEEDED, "PENDING": ChargeStatus.PENDING}
 CALL_ERRORS = (ApiException, AuthValidationException, requests.RequestException)
+# A setup token's states, as PayPal names them: the payer has approved it once APPROVED (VAULTED once
+# a payment token was made from it); before, they have not finished.
+SETUP_APPROVED = {"APPROVED", "VAULTED"}
+SETUP_VAULTED = "VAULTED"
+# Vault events the app acts on; a created payment token is ours already (we made it in
+# ``setup_result``) unless the event names the setup token it came from.
+TOKEN_CREATED = "VAULT.PAYMENT-TOKEN.CREATED"
+TOKEN_DELETED = "VAULT.PAYMENT-TOKEN.DELETED"
+VAULT_EVENTS = {TOKEN_CREATED, TOKEN_DELETED}
 
 
 def _value(amount: Decimal, currency: str) -> str:
@@ -193,9 +222,125 @@ class PayPalProvider(Provider):
             return self._order_result(order, reference)
         return ChargeResult(status=ChargeStatus.UNKNOWN, reference=reference)
 
+    def ensure_customer(self, *, idempotency_key: str, email: str, name: str) -> str:
+        """None to make: PayPal creates the vault customer with the first payment token, and the
+        setup's answer gives back its id for the next setups."""
+        return ""
+
+    def start_setup(
+        self,
+        *,
+        kind: str,
+        customer_reference: str,
+        customer_email: str,
+        customer_name: str,
+        currency: str,
+        idempotency_key: str,
+        return_url: str,
+        cancel_url: str,
+    ) -> HostedSetup:
+        """A setup token for a PayPal wallet the merchant charges later (usage MERCHANT); the key is
+        its PayPal-Request-Id, so a retry gets the same setup token back. The reference is the setup
+        token id; the payer approves it at the ``approve`` link."""
+        if kind != OnlineKind.PAYPAL:
+            raise ValueError(f"PayPal only saves PayPal accounts, not {kind!r}")
+        body = SetupTokenRequest(
+            payment_source=SetupTokenRequestPaymentSource(
+                paypal=VaultPaypalWalletRequest(
+                    usage_type=PaypalPaymentTokenUsageType.MERCHANT,
+                    experience_context=VaultExperienceContext(
+                        return_url=return_url, cancel_url=cancel_url, shipping_preference="NO_SHIPPING"
+                    ),
+                )
+            ),
+            **({"customer": VaultCustomer(id=customer_reference)} if customer_reference else {}),
+        )
+        setup = self._call(
+            self.client.vault.create_setup_token, {"body": body, "paypal_request_id": idempotency_key}
+        )
+        links = {link.get("rel"): link.get("href") for link in setup.get("links") or []}
+        if not links.get("approve"):
+            raise ValueError(f"PayPal setup token {setup.get('id')} has no approval link")
+        return HostedSetup(url=links["approve"], reference=setup["id"])
+
+    def setup_result(self, *, reference: str) -> SetupResult:
+        """Once the payer approved the setup token, the payment token made from it. Its
+        PayPal-Request-Id "payment-token-<setup token>" makes a second ask (the return racing the
+        webhook) get the same payment token, not a second one. A setup token PayPal no longer
+        knows (they expire unapproved) was abandoned."""
+        try:
+            setup = json.loads(self.client.vault.get_setup_token(reference).text)
+        except ErrorException as err:
+            if err.response.status_code == 404:
+                return SetupResult(status=ChargeStatus.UNKNOWN)
+            raise
+        if setup.get("status") not in SETUP_APPROVED:
+            return SetupResult(status=ChargeStatus.OPEN)
+        body = PaymentTokenRequest(
+            payment_source=PaymentTokenRequestPaymentSource(
+                token=VaultTokenRequest(id=reference, mtype=VaultTokenRequestType.SETUP_TOKEN)
+            )
+        )
+        try:
+            token = self._call(
+                self.client.vault.create_payment_token,
+                {"body": body, "paypal_request_id": f"payment-token-{reference}"},
+            )
+        except ErrorException as err:
+            if err.response.status_code != 422:
+                raise
+            logger.warning("PayPal refused a payment token for setup %s: %s", reference, _issue(err))
+            return SetupResult(status=ChargeStatus.FAILED)
+        return SetupResult(status=ChargeStatus.SUCCEEDED, method=_saved_wallet(token))
+
+    def charge(
+        self,
+        *,
+        token: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        customer_reference: str = "",
+    ) -> ChargeResult:
+        """An order paid with the vaulted token ``token``: PayPal completes it in the same call
+        (intent CAPTURE), so its capture says at once whether the money moved.
+
+        The key is the PayPal-Request-Id and the purchase unit's custom_id (which the capture and
+        its webhooks carry). PayPal documents that a request repeated with the same
+        PayPal-Request-Id after a timeout or a 5xx returns the first one's latest status, so one
+        such failure is retried at once; a second is raised, leaving the charge in doubt. A
+        refusal (422: declined instrument, revoked token) is a failed charge.
+        """
+        body = OrderRequest(
+            intent=CheckoutPaymentIntent.CAPTURE,
+            purchase_units=[
+                PurchaseUnitRequest(
+                    amount=AmountWithBreakdown(currency_code=currency, value=_value(amount, currency)),
+                    custom_id=idempotency_key[:127],
+                )
+            ],
+            payment_source=PaymentSource(paypal=PaypalWallet(vault_id=token)),
+        )
+        options = {"body": body, "paypal_request_id": idempotency_key, "prefer": "return=representation"}
+        try:
+            order = self._create_order_retrying_once(options)
+        except ErrorException as err:
+            if err.response.status_code >= 500:
+                raise
+            return ChargeResult(status=ChargeStatus.FAILED, failure_code=(_issue(err) or "refused").lower())
+        result = self._order_result(order, order["id"])
+        if result.status == ChargeStatus.OPEN:  # an order that did not complete took no money
+            return ChargeResult(
+                status=ChargeStatus.FAILED, reference=order["id"], failure_code="not_completed"
+            )
+        return result
+
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
-        """Orders cannot be searched by PayPal-Request-Id; hosted payments are reconciled by reference."""
-        return ChargeResult(status=ChargeStatus.UNKNOWN)
+        """Open: PayPal cannot be searched by PayPal-Request-Id or custom_id, and repeating the
+        create would need the token and amount, and would charge again once PayPal has forgotten the
+        id (it keeps it for hours). The charge stays in doubt; its capture webhooks carry our key as
+        ``custom_id``. Hosted payments are reconciled by reference instead."""
+        return ChargeResult(status=ChargeStatus.OPEN)
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str = "", idempotency_key: str = ""
@@ -246,7 +391,9 @@ class PayPalProvider(Provider):
         refund stays in doubt (``open``) until staff retry it, which the same key makes safe."""
         return ChargeResult(status=ChargeStatus.OPEN)
 
-    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str], secret: str) -> list[ProviderEvent]:
+    def parse_webhook(
+        self, *, body: bytes, headers: Mapping[str, str], secret: str
+    ) -> list[ProviderEvent | MethodEvent]:
         """PayPal signs with a certificate, not a shared secret (``secret`` is unused): the SDK has no
         call for it, so the documented verify-webhook-signature endpoint is called with ``requests``
         and the SDK's OAuth token. The raw body is embedded as is, since PayPal checks the signature
@@ -285,11 +432,19 @@ class PayPalProvider(Provider):
             verdict = None
         if verdict != "SUCCESS":
             raise WebhookRejected("bad signature", 401)
+        if event.get("event_type") in VAULT_EVENTS:
+            parsed = _vault_event(event)
+            return [parsed] if parsed else []
         if event.get("event_type") not in EVENT_STATUSES:
             return []
         return [self.parse_payload(event)]
 
-    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent:
+    def parse_payload(self, payload: dict[str, Any]) -> ProviderEvent | MethodEvent:
+        if isinstance(payload, dict) and payload.get("event_type") in VAULT_EVENTS:
+            parsed = _vault_event(payload)
+            if parsed is None:
+                raise WebhookRejected("event not handled", 400)
+            return parsed
         try:
             status = EVENT_STATUSES[payload["event_type"]]
             order_id = payload["resource"]["supplementary_data"]["related_ids"]["order_id"]
@@ -302,6 +457,18 @@ class PayPalProvider(Provider):
             )
         except (KeyError, TypeError) as exc:
             raise WebhookRejected("malformed or unhandled event", 400) from exc
+
+    def _create_order_retrying_once(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The same request again after a timeout or a 5xx: with the same PayPal-Request-Id, PayPal
+        answers with the order the first one made, if it made one."""
+        try:
+            return self._call(self.client.orders.create_order, options)
+        except ErrorException as err:
+            if err.response.status_code < 500:
+                raise
+        except requests.RequestException:
+            logger.warning("PayPal did not answer an order; asking again with the same request id")
+        return self._call(self.client.orders.create_order, options)
 
     def _get_order(self, order_id: str) -> dict[str, Any]:
         return self._call(self.client.orders.get_order, {"id": order_id})
@@ -328,3 +495,45 @@ def _issue(err: ErrorException) -> str:
     """PayPal's machine-readable reason (INSTRUMENT_DECLINED, ORDER_ALREADY_CAPTURED…), else its name."""
     details = getattr(err, "details", None) or []
     return (getattr(details[0], "issue", None) if details else None) or getattr(err, "name", None) or ""
+
+
+def _saved_wallet(token: dict[str, Any]) -> SavedMethod:
+    """A payment token in our display terms: the payer's name, no digits (a wallet has none)."""
+    wallet = (token.get("payment_source") or {}).get("paypal") or {}
+    name = wallet.get("name") or {}
+    holder = " ".join(part for part in (name.get("given_name"), name.get("surname")) if part)
+    return SavedMethod(
+        token=str(token["id"]),
+        scheme="paypal",
+        last4="",
+        kind="paypal",
+        holder=holder or name.get("full_name") or wallet.get("email_address") or "",
+        customer_reference=str((token.get("customer") or {}).get("id") or ""),
+    )
+
+
+def _vault_event(event: dict[str, Any]) -> ProviderEvent | MethodEvent | None:
+    """A deleted token revokes the method; a created one completes a setup only when the event
+    names the setup token (PayPal's payload is the payment token, which usually does not)."""
+    try:
+        resource = event["resource"]
+        if event["event_type"] == TOKEN_DELETED:
+            return MethodEvent(
+                event_id=str(event["id"]),
+                event_type=event["event_type"],
+                token=str(resource["id"]),
+                status=MethodStatus.REVOKED,
+            )
+        source = (resource.get("payment_source") or {}).get("token") or {}
+        setup_token = source.get("id") if source.get("type") == VaultTokenRequestType.SETUP_TOKEN else None
+        if not setup_token:
+            return None
+        return ProviderEvent(
+            event_id=str(event["id"]),
+            event_type="setup.completed",
+            reference=str(setup_token),
+            status=ChargeStatus.SUCCEEDED,
+            payload=event,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise WebhookRejected("malformed event", 400) from exc

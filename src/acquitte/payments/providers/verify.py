@@ -138,6 +138,11 @@ def _verify_stripe(credentials: dict[str, str]) -> Verified:
 def _verify_gocardless(credentials: dict[str, str]) -> Verified:
     access_token = _field(credentials, "access_token")
     _field(credentials, "webhook_secret")
+    return gocardless_account(access_token)
+
+
+def gocardless_account(access_token: str) -> Verified:
+    """The mode and creditor name of a GoCardless access token, pasted or issued by OAuth."""
     mode = _mode_from_prefix(access_token, GOCARDLESS_TOKEN_MODES)
     if not mode:
         raise CredentialsRejected(_("Le jeton d'accès GoCardless commence par sandbox_ ou live_."))

@@ -1,5 +1,6 @@
 """An organisation's provider accounts and payment settings: its owner's to change."""
 
+import logging
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -13,11 +14,13 @@ from acquitte.core.tenancy import check_can_manage_settings
 
 from .. import secrets
 from ..models import ProviderAccount
-from ..providers import PROVIDER_FIELDS, ProviderName
+from ..providers import PROVIDER_FIELDS, ProviderName, oauth
 from ..providers.verify import CredentialsRejected, Verified, verify_credentials
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Organisation
+
+logger = logging.getLogger(__name__)
 
 
 def connect_provider(
@@ -61,6 +64,8 @@ def connect_provider(
                 "mode": verified.mode,
                 "account_name": verified.account_name[:200],
                 "credentials_encrypted": secrets.encrypt(clean),
+                "connected_by_oauth": False,
+                "external_account_id": "",
             },
         )
         record_transition(
@@ -73,21 +78,44 @@ def connect_provider(
     return account
 
 
-@transaction.atomic
-def disconnect_provider(*, organisation: "Organisation", provider: str, actor: Actor) -> None:
-    """Forget a provider's credentials; its past payments stay, no new one goes through it."""
+def disconnect_provider(*, organisation: "Organisation", provider: str, actor: Actor) -> bool:
+    """Forget a provider's credentials; its past payments stay, no new one goes through it.
+
+    An account connected by OAuth also has its access revoked at the provider, after the commit
+    (never inside the transaction). A provider that is down does not keep the account connected:
+    the merchant asked to stop, and once our copy of the token is gone nothing here can use it.
+    Returns False when the revocation could not be made, so that the merchant is told to revoke
+    the access from the provider's dashboard; True otherwise.
+    """
     check_can_manage_settings(actor, organisation)
-    account = ProviderAccount.objects.filter(organisation=organisation, provider=provider).first()
-    if account is None:
-        raise BusinessError(_("Ce prestataire n'est pas connecté."), code=ErrorCode.PROVIDER_NOT_CONNECTED)
-    record_transition(
-        obj=account,
-        organisation=organisation,
-        actor=actor,
-        action=AuditAction.DISCONNECT,
-        from_state=account.mode,
-    )
-    account.delete()
+    with transaction.atomic():
+        account = (
+            ProviderAccount.objects.select_for_update()
+            .filter(organisation=organisation, provider=provider)
+            .first()
+        )
+        if account is None:
+            raise BusinessError(
+                _("Ce prestataire n'est pas connecté."), code=ErrorCode.PROVIDER_NOT_CONNECTED
+            )
+        granted = secrets.decrypt(account.credentials_encrypted) if account.connected_by_oauth else None
+        external_account_id = account.external_account_id
+        record_transition(
+            obj=account,
+            organisation=organisation,
+            actor=actor,
+            action=AuditAction.DISCONNECT,
+            from_state=account.mode,
+        )
+        account.delete()
+    if granted is None:
+        return True
+    try:
+        oauth.revoke(provider=provider, credentials=granted, external_account_id=external_account_id)
+    except oauth.OAuthFailed:
+        logger.warning("%s access of organisation %s not revoked", provider, organisation.pk, exc_info=True)
+        return False
+    return True
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ from ..selectors import (
     provider_client,
 )
 from .outcomes import apply_charge_result, positive_amount, user_of
+from .setup import request_authentication
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -43,7 +44,7 @@ def pay_invoice(
         invoice=invoice,
         amount=None,
         token=payment_method.token,
-        kind=_payment_kind(payment_method),
+        kind=payment_kind(payment_method),
         method=payment_method,
         provider=payment_method.provider,
         idempotency_key=idempotency_key,
@@ -87,7 +88,7 @@ def make_payment(
         invoice=None,
         amount=positive_amount(amount),
         token=payment_method.token,
-        kind=_payment_kind(payment_method),
+        kind=payment_kind(payment_method),
         method=payment_method,
         provider=payment_method.provider,
         idempotency_key=idempotency_key,
@@ -96,20 +97,28 @@ def make_payment(
 
 
 def _check_method(method: PaymentMethod, customer: "Customer") -> None:
-    if method.customer_id != customer.pk or method.status != PaymentMethod.Status.VALID:
+    connected = ProviderAccount.objects.filter(
+        organisation_id=customer.organisation_id, provider=method.provider
+    ).values_list("provider", flat=True)
+    check_method_usable(method, customer.pk, set(connected))
+
+
+def check_method_usable(method: PaymentMethod, customer_id: int, connected: set[str]) -> None:
+    """The method is the customer's, valid, and its provider one of the organisation's ``connected``."""
+    if method.customer_id != customer_id or method.status != PaymentMethod.Status.VALID:
         raise BusinessError(
             _("Ce moyen de paiement n'est pas utilisable."), code=ErrorCode.PAYMENT_METHOD_INVALID
         )
-    if not ProviderAccount.objects.filter(
-        organisation_id=customer.organisation_id, provider=method.provider
-    ).exists():
+    if method.provider not in connected:
         raise BusinessError(
             _("Ce moyen de paiement n'est plus accepté ; payez la facture en ligne."),
             code=ErrorCode.PROVIDER_NOT_CONNECTED,
         )
 
 
-def _payment_kind(method: PaymentMethod) -> Payment.Method:
+def payment_kind(method: PaymentMethod) -> Payment.Method:
+    if method.kind == PaymentMethod.Kind.PAYPAL:
+        return Payment.Method.PAYPAL
     return Payment.Method.CARD if method.kind == PaymentMethod.Kind.CARD else Payment.Method.DIRECT_DEBIT
 
 
@@ -142,8 +151,11 @@ def _charge(
         amount=attempt.payment.amount,
         currency=attempt.payment.currency,
         idempotency_key=attempt.idempotency_key,
+        customer_reference=method.provider_customer if method is not None else "",
     )
-    return apply_charge_result(attempt=attempt, result=result, actor=actor)
+    payment = apply_charge_result(attempt=attempt, result=result, actor=actor)
+    request_authentication(attempt=attempt, result=result, actor=actor)
+    return payment
 
 
 @transaction.atomic
@@ -163,8 +175,7 @@ def open_attempt(
     Without an invoice, ``amount`` is what to charge; with one, what the invoice still owes.
     """
     check_can_act_for(actor, customer)
-    if not idempotency_key or len(idempotency_key) > 80:
-        raise BusinessError(_("Clé d'idempotence manquante ou trop longue."), code=ErrorCode.INVALID_INPUT)
+    check_key(idempotency_key)
     if invoice is not None:
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     existing = _attempt_with_key(idempotency_key, customer)
@@ -179,19 +190,18 @@ def open_attempt(
         # Two requests with one key can both get past the lookup above; the unique key lets one
         # insert through, and the other, once the first has committed, gets the first's attempt.
         with transaction.atomic():
-            payment = Payment.objects.create(
+            payment = new_payment(
                 organisation_id=customer.organisation_id,
-                customer=customer,
-                amount=amount,
+                customer_id=customer.pk,
                 currency=customer.organisation.currency,
-                method=kind,
-                status=Payment.Status.PROCESSING,
-                invoice=invoice,
-                payment_method=method,
+                amount=amount,
+                kind=kind,
+                invoice_id=invoice.pk if invoice is not None else None,
+                method_id=method.pk if method is not None else None,
                 provider=provider,
-                received_on=timezone.localdate(),
-                recorded_by=user_of(actor),
+                actor=actor,
             )
+            payment.save()
             attempt = ChargeAttempt.objects.create(
                 organisation_id=customer.organisation_id,
                 payment=payment,
@@ -206,6 +216,12 @@ def open_attempt(
     return attempt, True
 
 
+def check_key(idempotency_key: str) -> None:
+    """An idempotency key is given, and short enough for the provider (and our unique column)."""
+    if not idempotency_key or len(idempotency_key) > 80:
+        raise BusinessError(_("Clé d'idempotence manquante ou trop longue."), code=ErrorCode.INVALID_INPUT)
+
+
 def _attempt_with_key(idempotency_key: str, customer: "Customer") -> ChargeAttempt | None:
     """The attempt already made with this key, if it is this customer's (another's looks missing)."""
     existing = ChargeAttempt.objects.select_related("payment").filter(idempotency_key=idempotency_key).first()
@@ -214,9 +230,43 @@ def _attempt_with_key(idempotency_key: str, customer: "Customer") -> ChargeAttem
     return existing
 
 
+def new_payment(
+    *,
+    organisation_id: int,
+    customer_id: int,
+    currency: str,
+    amount: "Decimal",
+    kind: Payment.Method,
+    invoice_id: int | None,
+    method_id: int | None,
+    provider: str,
+    actor: Actor,
+) -> Payment:
+    """The (unsaved) payment of a charge about to be sent, in flight until the provider answers."""
+    return Payment(
+        organisation_id=organisation_id,
+        customer_id=customer_id,
+        amount=amount,
+        currency=currency,
+        method=kind,
+        status=Payment.Status.PROCESSING,
+        invoice_id=invoice_id,
+        payment_method_id=method_id,
+        provider=provider,
+        received_on=timezone.localdate(),
+        recorded_by=user_of(actor),
+    )
+
+
 def _amount_due(invoice: Invoice, customer: "Customer") -> "Decimal":
     """What the (locked) invoice still owes, once it is known to be payable online now."""
-    if invoice.customer_id != customer.pk:
+    return amount_payable(invoice, customer.pk, in_flight=attempts_in_flight(invoice).exists())
+
+
+def amount_payable(invoice: Invoice, customer_id: int, *, in_flight: bool) -> "Decimal":
+    """What the (locked) invoice still owes, if it may be charged now: the customer's, open, offered
+    for online payment, and no charge of it still in flight (``in_flight``)."""
+    if invoice.customer_id != customer_id:
         raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
     if invoice.kind not in ONLINE_PAYABLE_KINDS or invoice.status != Invoice.Status.OPEN:
         raise BusinessError(_("Cette facture n'est pas à payer."), code=ErrorCode.NOT_PAYABLE)
@@ -225,8 +275,11 @@ def _amount_due(invoice: Invoice, customer: "Customer") -> "Decimal":
             _("Cette facture ne se règle pas en ligne : payez-la selon les modalités indiquées."),
             code=ErrorCode.ONLINE_PAYMENT_OFF,
         )
-    if attempts_in_flight(invoice).exists():
+    if in_flight:
         raise BusinessError(
             _("Un paiement de cette facture est déjà en cours."), code=ErrorCode.PAYMENT_IN_PROGRESS
         )
-    return invoice.total - invoice.amount_paid
+    due = invoice.total - invoice.amount_paid
+    if due <= 0:
+        raise BusinessError(_("Cette facture n'est pas à payer."), code=ErrorCode.NOT_PAYABLE)
+    return due

@@ -16,7 +16,7 @@ from acquitte.core.tenancy import check_can_act_for
 from .. import validation
 from ..models import PaymentMethod
 from ..providers import ProviderName, get_provider
-from ..selectors import check_terms_accepted, saved_methods_available
+from ..selectors import check_terms_accepted, sandbox_saves_methods
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Contact, Customer
@@ -42,7 +42,7 @@ def _save_method(
         raise BusinessError(_("Le nom du titulaire est obligatoire."), code=ErrorCode.INVALID_INPUT)
     check_text(holder, max_length=120, label=_("Le nom du titulaire"))
     check_text(str(display.get("bank_name", "")), max_length=120, label=_("Le nom de la banque"))
-    if not saved_methods_available(customer.organisation_id):
+    if not sandbox_saves_methods(customer.organisation_id):
         raise BusinessError(
             _(
                 "L'enregistrement d'une carte ou d'un compte n'est pas proposé : payez chaque facture en ligne."

@@ -5,6 +5,7 @@ a duplicate webhook or a late answer never moves money twice.
 """
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from babel.numbers import format_currency
@@ -23,7 +24,7 @@ from acquitte.core.tenancy import check_can_act_for
 from acquitte.customers.models import User
 from acquitte.invoicing.models import Invoice, LedgerEntry
 from acquitte.invoicing.services import convert_proforma, settle_oldest_first
-from acquitte.notifications.services import notify_staff
+from acquitte.notifications.services import StaffNotice, notify_staff
 
 from ..models import ChargeAttempt, Payment
 from ..providers import ChargeResult, ChargeStatus
@@ -62,11 +63,9 @@ def user_of(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
-def transition(
-    *, payment: Payment, to: Payment.Status, actor: Actor, detail: dict[str, str] | None = None
-) -> bool:
-    """Move a payment to ``to``; a repeat changes nothing (False), an illegal move is refused."""
-    check_can_act_for(actor, payment.customer)
+def check_transition(payment: Payment, to: Payment.Status) -> bool:
+    """Whether moving ``payment`` to ``to`` changes anything (a repeat does not); an illegal move is
+    refused. The one rule for a payment moved alone (``transition``) or in a batch."""
     current = Payment.Status(payment.status)
     if current == to and to != Payment.Status.PARTLY_REFUNDED:
         return False
@@ -76,6 +75,17 @@ def transition(
             _("Transition de paiement impossible : %(a)s → %(b)s.") % {"a": current, "b": to},
             code=ErrorCode.INVALID_STATE,
         )
+    return True
+
+
+def transition(
+    *, payment: Payment, to: Payment.Status, actor: Actor, detail: dict[str, str] | None = None
+) -> bool:
+    """Move a payment to ``to``; a repeat changes nothing (False), an illegal move is refused."""
+    check_can_act_for(actor, payment.customer)
+    current = Payment.Status(payment.status)
+    if not check_transition(payment, to):
+        return False
     payment.status = to
     payment.save(update_fields=["status", "failure_message", "provider_reference", "amount_refunded"])
     record_transition(
@@ -90,6 +100,39 @@ def transition(
     return True
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a provider's answer does to a charge: nothing (``applies`` False: the attempt is
+    terminal, or the payer is still on the provider's page), or fills in the attempt, and moves the
+    payment to ``to`` unless it stays in flight (``to`` None: a direct debit settling)."""
+
+    applies: bool
+    to: Payment.Status | None = None
+
+
+def read_answer(attempt: ChargeAttempt, payment: Payment, result: ChargeResult) -> Answer:
+    """Fill the (locked) attempt and its payment in from the provider's answer, without saving:
+    the one rule for a charge answered alone (``apply_charge_result``) or in a batch."""
+    done = attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED)
+    if done or result.status == ChargeStatus.OPEN:
+        return Answer(applies=False)
+    if result.reference:
+        attempt.provider_reference = payment.provider_reference = result.reference
+    if result.status == ChargeStatus.PENDING:
+        attempt.state = ChargeAttempt.State.PENDING
+        return Answer(applies=True)
+    if result.status == ChargeStatus.ACTION_REQUIRED:  # SCA: the customer's page is open, like a hosted one
+        return Answer(applies=True)
+    attempt.completed_at = timezone.now()
+    if result.status == ChargeStatus.SUCCEEDED:
+        attempt.state = ChargeAttempt.State.SUCCEEDED
+        return Answer(applies=True, to=Payment.Status.SUCCEEDED)
+    attempt.state = ChargeAttempt.State.FAILED
+    payment.failure_message = _(FAILURE_MESSAGES.get(result.failure_code, FAILURE_MESSAGES[""]))
+    abandoned = result.status == ChargeStatus.UNKNOWN
+    return Answer(applies=True, to=Payment.Status.CANCELED if abandoned else Payment.Status.FAILED)
+
+
 @transaction.atomic
 def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: Actor) -> Payment:
     """Apply what the provider says of a charge; terminal states never move again."""
@@ -100,45 +143,47 @@ def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: 
     )
     payment = attempt.payment
     check_can_act_for(actor, payment.customer)
-    done = attempt.state in (ChargeAttempt.State.SUCCEEDED, ChargeAttempt.State.FAILED)
-    if done or result.status == ChargeStatus.OPEN:
+    answer = read_answer(attempt, payment, result)
+    if not answer.applies:
         return payment
-    if result.reference:
-        attempt.provider_reference = payment.provider_reference = result.reference
-    if result.status == ChargeStatus.PENDING:
-        attempt.state = ChargeAttempt.State.PENDING
-        attempt.save(update_fields=["state", "provider_reference"])
+    attempt.save(update_fields=["state", "provider_reference", "completed_at"])
+    if answer.to is None:
         payment.save(update_fields=["provider_reference"])
         return payment
-    attempt.completed_at = timezone.now()
-    if result.status == ChargeStatus.SUCCEEDED:
-        attempt.state = ChargeAttempt.State.SUCCEEDED
-        attempt.save(update_fields=["state", "provider_reference", "completed_at"])
-        transition(payment=payment, to=Payment.Status.SUCCEEDED, actor=actor)
+    transition(payment=payment, to=answer.to, actor=actor)
+    if answer.to == Payment.Status.SUCCEEDED:
         settle(payment, actor)
-        return payment
-    attempt.state = ChargeAttempt.State.FAILED
-    attempt.save(update_fields=["state", "provider_reference", "completed_at"])
-    payment.failure_message = _(FAILURE_MESSAGES.get(result.failure_code, FAILURE_MESSAGES[""]))
-    abandoned = result.status == ChargeStatus.UNKNOWN
-    transition(
-        payment=payment, to=Payment.Status.CANCELED if abandoned else Payment.Status.FAILED, actor=actor
-    )
-    notify_staff(
-        organisation=payment.organisation,
-        actor=actor,
-        kind="payment_failed",
-        subject=_("Paiement échoué : %(amount)s, %(customer)s")
-        % {"amount": money(payment.amount, payment), "customer": payment.customer.name},
-        body=payment.failure_message,
-        link=staff_link(payment),
-    )
+    else:
+        notice = failed_notice(payment)
+        notify_staff(
+            organisation=payment.organisation,
+            actor=actor,
+            kind=notice.kind,
+            subject=notice.subject,
+            body=notice.body,
+            link=notice.link,
+        )
     return payment
 
 
 def settle(payment: Payment, actor: Actor) -> None:
     """Post a succeeded payment to the ledger, apply it to invoices and tell staff."""
-    LedgerEntry.objects.create(
+    ledger_entry(payment).save()
+    settle_invoices(payment, actor)
+    notice = received_notice(payment)
+    notify_staff(
+        organisation=payment.organisation,
+        actor=actor,
+        kind=notice.kind,
+        subject=notice.subject,
+        body=notice.body,
+        link=notice.link,
+    )
+
+
+def ledger_entry(payment: Payment) -> LedgerEntry:
+    """The (unsaved) entry crediting the customer's account with a succeeded payment."""
+    return LedgerEntry(
         organisation_id=payment.organisation_id,
         customer_id=payment.customer_id,
         kind=LedgerEntry.Kind.PAYMENT,
@@ -146,15 +191,22 @@ def settle(payment: Payment, actor: Actor) -> None:
         payment=payment,
         occurred_on=payment.received_on,
     )
+
+
+def settle_invoices(payment: Payment, actor: Actor) -> None:
+    """Apply a succeeded payment to its invoice first (a pro-forma becomes one), then to the
+    customer's other open invoices oldest first; the rest stays as credit."""
     first = payment.invoice
     if first is not None and first.kind == Invoice.Kind.PROFORMA:
         first = convert_proforma(proforma=first, actor=actor)
     settle_oldest_first(
         customer=payment.customer, amount=payment.amount, payment=payment, actor=actor, first=first
     )
-    notify_staff(
-        organisation=payment.organisation,
-        actor=actor,
+
+
+def received_notice(payment: Payment) -> StaffNotice:
+    """What staff are told of a payment received (seed 004: every payment)."""
+    return StaffNotice(
         kind="payment_received",
         subject=_("Paiement reçu : %(amount)s, %(customer)s")
         % {"amount": money(payment.amount, payment), "customer": payment.customer.name},
@@ -163,6 +215,17 @@ def settle(payment: Payment, actor: Actor) -> None:
             "method": payment.get_method_display(),
             "ref": payment.provider_reference or payment.reference or "—",
         },
+        link=staff_link(payment),
+    )
+
+
+def failed_notice(payment: Payment) -> StaffNotice:
+    """What staff are told of a charge refused or abandoned."""
+    return StaffNotice(
+        kind="payment_failed",
+        subject=_("Paiement échoué : %(amount)s, %(customer)s")
+        % {"amount": money(payment.amount, payment), "customer": payment.customer.name},
+        body=payment.failure_message,
         link=staff_link(payment),
     )
 

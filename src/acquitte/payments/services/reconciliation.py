@@ -53,7 +53,9 @@ def reconcile_payments(
         if pending
         else [ChargeAttempt.State.CREATED]
     )
-    doubtful = ChargeAttempt.objects.filter(state__in=states, created_at__lt=now - older_than)
+    doubtful = ChargeAttempt.objects.filter(state__in=states, created_at__lt=now - older_than).select_related(
+        "payment"
+    )
     for attempt in doubtful.iterator():
         counts["checked"] += 1
         try:
@@ -78,7 +80,8 @@ def reconcile_payments(
 
 def _ask_provider(attempt: ChargeAttempt, *, close_if_older_than: datetime.datetime) -> ChargeResult:
     client = provider_client(name=attempt.provider, organisation_id=attempt.organisation_id)
-    if not client.hosted:
+    saved_method = attempt.payment.payment_method_id is not None
+    if not client.hosted or (saved_method and not attempt.provider_reference):
         return client.fetch_status(idempotency_key=attempt.idempotency_key)
     if not attempt.provider_reference:
         return ChargeResult(status=ChargeStatus.UNKNOWN)

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,9 +13,13 @@ from acquitte.customers.models import Organisation
 
 from ..models import ChargeAttempt, ProviderAccount, WebhookEvent
 from ..providers import PROVIDER_FIELDS, ChargeResult, ProviderName, get_provider
-from ..providers.base import WebhookRejected
+from ..providers.base import MethodEvent, ProviderEvent, WebhookRejected, load_json
 from ..secrets import decrypt
 from .outcomes import apply_charge_result
+from .setup import apply_method_event, complete_method_setup, find_setup
+
+#: The prefix of a normalised event that says a hosted setup is complete (contract of base.py).
+SETUP_EVENT_PREFIX = "setup."
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +80,8 @@ def receive_webhook(
                         organisation=organisation,
                         provider=provider,
                         event_id=event.event_id,
-                        event_type=event.event_type,
-                        payload=event.payload,
+                        event_type=event.event_type[:60],
+                        payload=event.payload or _payload(body),
                     )
                 )
         except IntegrityError:
@@ -84,13 +89,60 @@ def receive_webhook(
     return stored
 
 
-@transaction.atomic
+def _payload(body: bytes) -> dict[str, Any]:
+    """The stored payload of an event that brings none: the verified body, read again later."""
+    data = load_json(body)
+    return data if isinstance(data, dict) else {}
+
+
 def process_webhook_event(*, event_id: int) -> None:
-    """Apply one stored event to the charge it names; replays and late arrivals change nothing."""
+    """Apply one stored event to the charge, the setup or the saved method it names; replays and
+    late arrivals change nothing. A setup is finished by asking the provider, outside any
+    transaction: the event is marked processed only once that is done, so a failure is retried."""
+    event = WebhookEvent.objects.get(pk=event_id)
+    if event.status != WebhookEvent.Status.RECEIVED:
+        return
+    parsed = get_provider(event.provider).parse_payload(event.payload)
+    if isinstance(parsed, ProviderEvent) and parsed.event_type.startswith(SETUP_EVENT_PREFIX):
+        setup = find_setup(
+            organisation_id=event.organisation_id, provider=event.provider, reference=parsed.reference
+        )
+        if setup is not None:
+            complete_method_setup(setup=setup, actor=System(reason=f"webhook:{event.provider}"))
+        _mark(event_id, matched=setup is not None, error="unknown setup")
+        return
+    _apply_event(event_id)
+
+
+@transaction.atomic
+def _mark(event_id: int, *, matched: bool, error: str) -> None:
+    event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+    if event.status != WebhookEvent.Status.RECEIVED:
+        return
+    event.status = WebhookEvent.Status.PROCESSED if matched else WebhookEvent.Status.UNMATCHED
+    event.error = "" if matched else error
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "processed_at", "error"])
+
+
+@transaction.atomic
+def _apply_event(event_id: int) -> None:
     event = WebhookEvent.objects.select_for_update().get(pk=event_id)
     if event.status != WebhookEvent.Status.RECEIVED:
         return
     parsed = get_provider(event.provider).parse_payload(event.payload)
+    if isinstance(parsed, MethodEvent):
+        found = apply_method_event(
+            organisation_id=event.organisation_id,
+            provider=event.provider,
+            event=parsed,
+            actor=System(reason=f"webhook:{event.provider}"),
+        )
+        event.status = WebhookEvent.Status.PROCESSED if found else WebhookEvent.Status.UNMATCHED
+        event.error = "" if found else "unknown method"
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "processed_at", "error"])
+        return
     attempt = ChargeAttempt.objects.filter(
         organisation_id=event.organisation_id,
         provider=event.provider,

@@ -5,23 +5,28 @@ One attempt per invoice per collection day, by construction: the ``CollectionAtt
 (invoice, collection date), is inserted and committed before the provider is called, so a second run
 of the day, or a run racing this one, finds the row taken and calls nothing. A claim not answered
 yet is a PENDING row without a payment; a direct debit still settling is a PENDING row with its
-payment. The charge goes through ``pay_invoice`` with a key derived from the invoice and the date,
-which commits its own attempt before the call: a claim left unanswered by a crash is taken up again
-after ``selectors.STALE_CLAIM`` with the same key, and a charge already made is found, never made twice.
+payment.
+
+A chunk of customers goes through the payments app's batch path (``payments.services.batch``), with
+the rules of ``pay_invoice``: the chunk's charges are committed in one transaction, each attempt with
+a key derived from the invoice and the date, before any call; the calls are made with no database
+work of ours; the answers are applied set-based, a batch of customers per transaction, while the
+other calls go on. A claim left unanswered by a crash is taken up again after
+``selectors.STALE_CLAIM`` with the same key: a charge already made is found, never made twice, and
+reconciliation asks the provider about one left in doubt.
 
 A provider answers in a round trip, and customers are independent: a pool of threads keeps
 ``concurrency`` calls in flight, each thread on one customer at a time (a customer's invoices one
-after another, since a payment settles and locks that customer's invoices), each with its own
-database connection, closed when the thread ends. SQLite locks the whole database for each write,
-and a caller's open transaction is invisible to other connections: in either case the charges are
-made one at a time in the calling thread.
+after another, in due order, so the customer hears of their declined ones in one e-mail). SQLite
+locks the whole database for each write, and a caller's open transaction is invisible to other
+connections: in either case the calls are made one at a time in the calling thread.
 """
 
 import datetime
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -35,6 +40,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from acquitte.core.actors import Actor, Person, actor_label
+from acquitte.core.bulk import update_rows
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.money import ZERO
 from acquitte.core.tenancy import check_can_write
@@ -42,7 +48,14 @@ from acquitte.documents.services import date_text, money_text, public_url
 from acquitte.invoicing.models import Invoice
 from acquitte.notifications.services import notify_staff, queue_email
 from acquitte.payments.models import Payment, PaymentMethod
-from acquitte.payments.services import pay_invoice
+from acquitte.payments.providers import ChargeResult
+from acquitte.payments.services import (
+    Call,
+    ChargeRequest,
+    OpenedCharges,
+    apply_charge_results,
+    open_charges,
+)
 
 from ..models import BillingRun, CollectionAttempt
 from ..selectors import (
@@ -63,8 +76,12 @@ logger = logging.getLogger(__name__)
 
 #: Customers per chunk: one Celery task, one claim transaction.
 CHUNK_SIZE = 500
-#: Provider calls in flight at once (PostgreSQL); a real provider answers in a few hundred ms.
-DEFAULT_CONCURRENCY = 20
+#: Provider calls in flight at once (PostgreSQL). A provider answers in a few hundred ms, so C calls
+#: in flight make at most C / latency charges a second: 40 at 200 ms, 200/s, of which one process
+#: reaches some 150 (bench/collection_run.py); 20 would cap it at 100.
+DEFAULT_CONCURRENCY = 40
+#: Invoices whose answers are applied in one transaction, while the other calls go on.
+APPLY_BATCH = 50
 
 _Outcome = CollectionAttempt.Outcome
 Progress = Callable[[int, int], None]
@@ -193,7 +210,8 @@ def collect_customers(
     """Collect one chunk of customers for ``collection_date`` and count it into ``run``.
 
     The chunk's claims are committed first, in one transaction; then the customers without a
-    default method are told, and the others' invoices are charged, ``concurrency`` calls at a time.
+    default method are told; then the others' charges are committed in one transaction, the
+    provider calls made ``concurrency`` at a time, and the answers applied in batches as they come.
     """
     check_can_write(actor, organisation)
     if run.organisation_id != organisation.pk or run.kind != BillingRun.Kind.COLLECTION:
@@ -205,11 +223,8 @@ def collect_customers(
         result.invoices = len(claims)
         _tell_no_method(organisation, claims, methods, collection_date, actor, result)
         charged = [c for c in claims if c.customer_id in methods and c.outcome == _Outcome.PENDING]
-        by_customer: dict[int, list[_Claim]] = {}
-        for claim in charged:
-            by_customer.setdefault(claim.customer_id, []).append(claim)
-        work = [(methods[customer_id], group) for customer_id, group in by_customer.items()]
-        _run_pool(work, collection_date, actor, result, concurrency, progress)
+        if charged:
+            _charge(organisation, charged, methods, collection_date, actor, result, concurrency, progress)
     except Exception as error:
         count_chunk(run=run, actor=actor, failures=1, errors=[f"{type(error).__name__}: {error}"])
         raise
@@ -279,110 +294,176 @@ def _claim(
     return claims, methods
 
 
-def _run_pool(
-    work: list[tuple[PaymentMethod, list[_Claim]]],
+def _charge(
+    organisation: "Organisation",
+    claims: list[_Claim],
+    methods: dict[int, PaymentMethod],
     collection_date: datetime.date,
     actor: Actor,
     result: ChunkResult,
     concurrency: int,
     progress: Progress | None,
 ) -> None:
-    """Each customer's charges, ``concurrency`` customers at a time, each thread on its own connection."""
-    lock = threading.Lock()
-    done = [0]
-
-    def collect(method: PaymentMethod, claims: list[_Claim]) -> None:
-        outcome = _collect_customer(method, claims, collection_date, actor)
-        with lock:
-            result.charges += outcome.charges
-            result.total += outcome.total
-            result.failures += outcome.failures
-            result.errors.extend(outcome.errors)
-            done[0] += 1
+    """Commit the claims' charges, call the providers, and record each customer's outcomes in
+    batches of about ``APPLY_BATCH`` invoices as the answers come in."""
+    opened = open_charges(
+        organisation=organisation,
+        requests=[
+            ChargeRequest(
+                invoice_id=claim.invoice_id,
+                method=methods[claim.customer_id],
+                idempotency_key=collection_key(claim.invoice_id, collection_date),
+            )
+            for claim in claims
+        ],
+        actor=actor,
+    )
+    by_customer: dict[int, list[tuple[_Claim, Call | None]]] = {}
+    for claim in claims:
+        by_customer.setdefault(claim.customer_id, []).append((claim, opened.calls.get(claim.invoice_id)))
+    batch: list[list[_Answer]] = []
+    done = 0
+    for answers in _calls(list(by_customer.values()), concurrency):
+        batch.append(answers)
+        if sum(len(group) for group in batch) >= APPLY_BATCH:
+            _record(organisation, batch, opened, collection_date, actor, result)
+            done += len(batch)
+            batch = []
             if progress is not None:
-                progress(done[0], len(work))
+                progress(done, len(by_customer))
+    if batch:
+        _record(organisation, batch, opened, collection_date, actor, result)
+        if progress is not None:
+            progress(done + len(batch), len(by_customer))
 
+
+#: What became of one claim's call: the provider's answer, the error of a call whose outcome is
+#: unknown, or None when no call was made (refused, or a charge already made with the key).
+_Answer = tuple[_Claim, ChargeResult | Exception | None]
+
+
+def _calls(work: list[list[tuple[_Claim, Call | None]]], concurrency: int) -> Iterator[list[_Answer]]:
+    """Make each customer's calls (a customer's invoices one after another, in due order), and yield
+    each customer's answers as they come. Threads keep ``concurrency`` customers in flight; a call
+    touches no row of ours, and the sandbox's own ledger gets each thread's own connection, closed
+    when the thread ends. SQLite locks the whole database for each write, and a caller's open
+    transaction is invisible to other connections: in either case the calls are made here, in turn."""
     if concurrency <= 1 or len(work) <= 1 or connection.vendor == "sqlite" or connection.in_atomic_block:
-        for method, claims in work:
-            collect(method, claims)
+        for items in work:
+            yield [_call(claim, call) for claim, call in items]
         return
-    queue: SimpleQueue[tuple[PaymentMethod, list[_Claim]]] = SimpleQueue()
-    for item in work:
-        queue.put(item)
-    failed: list[BaseException] = []
+    todo: SimpleQueue[list[tuple[_Claim, Call | None]]] = SimpleQueue()
+    for items in work:
+        todo.put(items)
+    answers: SimpleQueue[list[_Answer] | None] = SimpleQueue()
+    stop = threading.Event()
 
     def worker() -> None:
         try:
-            while True:
+            while not stop.is_set():
                 try:
-                    method, claims = queue.get_nowait()
+                    items = todo.get_nowait()
                 except Empty:
                     return
-                collect(method, claims)
-        except BaseException as error:  # surfaced in the calling thread below
-            failed.append(error)
+                answers.put([_call(claim, call) for claim, call in items])
         finally:
             connection.close()
+            answers.put(None)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, len(work)))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    if failed:
-        raise failed[0]
-
-
-def _collect_customer(
-    method: PaymentMethod, claims: list[_Claim], collection_date: datetime.date, actor: Actor
-) -> ChunkResult:
-    """Charge one customer's claimed invoices one after another, record each outcome, and tell the
-    customer of the declined ones (staff hear of each failure from the payment's outcome)."""
-    done = ChunkResult()
-    answered: list[CollectionAttempt] = []
-    declined: list[Invoice] = []
-    reason = ""
-    for claim in claims:
-        invoice = Invoice.objects.select_related("customer__organisation", "organisation").get(
-            pk=claim.invoice_id
-        )
-        attempt = CollectionAttempt(pk=claim.pk, outcome=_Outcome.PENDING, payment=None, message="")
-        try:
-            payment = pay_invoice(
-                invoice=invoice,
-                payment_method=method,
-                idempotency_key=collection_key(invoice.pk, collection_date),
-                actor=actor,
-            )
-        except BusinessError as error:  # refused before any call (paid meanwhile, a payment in flight)
-            attempt.outcome, attempt.message = _Outcome.FAILED, error.text()[:255]
-        except Exception:  # the call's outcome is unknown: the claim stays open, taken up later by key
-            logger.exception("collection of invoice %s on %s", invoice.pk, collection_date)
-            done.failures += 1
-            done.errors.append(
-                f"{invoice.number}: {_('réponse du prestataire inconnue, reprise plus tard.')}"
-            )
-            continue
-        else:
-            attempt.payment = payment
-            if payment.status in (Payment.Status.FAILED, Payment.Status.CANCELED):
-                attempt.outcome, attempt.message = _Outcome.FAILED, payment.failure_message[:255]
-                declined.append(invoice)
-                reason = payment.failure_message
+    try:
+        running = len(threads)
+        while running:
+            got = answers.get()
+            if got is None:
+                running -= 1
             else:
-                pending = payment.status in (Payment.Status.PROCESSING, Payment.Status.PENDING)
-                attempt.outcome = _Outcome.PENDING if pending else _Outcome.CHARGED
-                done.charges += 1
-                done.total += payment.amount
-        if attempt.outcome == _Outcome.FAILED:
-            done.failures += 1
-            done.errors.append(f"{invoice.number}: {attempt.message}")
-        answered.append(attempt)
+                yield got
+    finally:  # the caller failed to record a batch: the threads finish their customer and stop
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def _call(claim: _Claim, call: Call | None) -> _Answer:
+    if call is None:
+        return claim, None
+    try:
+        return claim, call()
+    except Exception as error:  # the outcome is unknown: the attempt stays open, settled by its key
+        logger.exception("collection of invoice %s", claim.invoice_id)
+        return claim, error
+
+
+def _record(
+    organisation: "Organisation",
+    batch: list[list[_Answer]],
+    opened: OpenedCharges,
+    collection_date: datetime.date,
+    actor: Actor,
+    result: ChunkResult,
+) -> None:
+    """Apply a batch of customers' answers and record each claim's outcome, in one transaction, and
+    tell each customer of their declined invoices (staff hear of each failure from the payment's
+    outcome). A claim whose call failed stays open: a later run takes it up with its key."""
+    answers = [answer for group in batch for answer in group]
+    results = {
+        opened.calls[claim.invoice_id].attempt_id: reply
+        for claim, reply in answers
+        if isinstance(reply, ChargeResult)
+    }
     with transaction.atomic():
-        CollectionAttempt.objects.bulk_update(answered, ["outcome", "payment", "message"])
-        if declined:
-            _tell_declined(declined, reason, collection_date, actor)
-    return done
+        applied = (
+            apply_charge_results(organisation=organisation, results=results, actor=actor) if results else {}
+        )
+        outcomes: list[tuple[_Claim, Payment | None, str]] = []
+        for claim, reply in answers:
+            refused = opened.refused.get(claim.invoice_id)
+            call = opened.calls.get(claim.invoice_id)
+            if isinstance(reply, Exception):
+                outcomes.append((claim, None, ""))
+            elif refused is not None:
+                outcomes.append((claim, None, refused.text()[:255]))
+            elif call is not None:
+                outcomes.append((claim, applied[call.attempt_id], ""))
+            else:
+                outcomes.append((claim, opened.payments[claim.invoice_id], ""))
+        unpaid = [c.invoice_id for c, payment, _m in outcomes if payment is None or _declined(payment)]
+        invoices = Invoice.objects.select_related("customer__organisation").in_bulk(unpaid)
+        rows: list[CollectionAttempt] = []
+        declined: dict[int, list[Invoice]] = {}
+        reasons: dict[int, str] = {}
+        for claim, payment, message in outcomes:
+            if payment is None and not message:
+                result.failures += 1
+                result.errors.append(
+                    f"{invoices[claim.invoice_id].number}: "
+                    + _("réponse du prestataire inconnue, reprise plus tard.")
+                )
+                continue
+            row = CollectionAttempt(pk=claim.pk, outcome=_Outcome.FAILED, payment=payment, message=message)
+            if payment is not None and _declined(payment):
+                row.message = payment.failure_message[:255]
+                declined.setdefault(claim.customer_id, []).append(invoices[claim.invoice_id])
+                reasons[claim.customer_id] = payment.failure_message
+            elif payment is not None:
+                pending = payment.status in (Payment.Status.PROCESSING, Payment.Status.PENDING)
+                row.outcome = _Outcome.PENDING if pending else _Outcome.CHARGED
+                result.charges += 1
+                result.total += payment.amount
+            if row.outcome == _Outcome.FAILED:
+                result.failures += 1
+                result.errors.append(f"{invoices[claim.invoice_id].number}: {row.message}")
+            rows.append(row)
+        update_rows(rows, ["outcome", "payment", "message"])
+        for customer_id, group in declined.items():
+            _tell_declined(group, reasons[customer_id], collection_date, actor)
+
+
+def _declined(payment: Payment) -> bool:
+    return payment.status in (Payment.Status.FAILED, Payment.Status.CANCELED)
 
 
 def _tell_no_method(
