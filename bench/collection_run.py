@@ -51,7 +51,7 @@ from acquitte.customers.models import Address, Customer, Organisation, Site  # n
 from acquitte.invoicing.models import Invoice  # noqa: E402
 from acquitte.notifications import tasks as outbox  # noqa: E402
 from acquitte.payments import services as payments  # noqa: E402
-from acquitte.payments.models import ChargeAttempt, PaymentMethod, SandboxCharge  # noqa: E402
+from acquitte.payments.models import ChargeAttempt, PaymentMethod, SandboxCharge, SandboxToken  # noqa: E402
 from acquitte.payments.providers import ChargeResult  # noqa: E402
 from acquitte.payments.providers.sandbox import SandboxProvider  # noqa: E402
 from acquitte.subscriptions import tasks as billing_tasks  # noqa: E402
@@ -103,6 +103,11 @@ def set_up(n: int) -> list[int]:
                 expiry=EXPIRY,
                 actor=SYSTEM,
             )
+        others = [c for c in made if c.pk != card.customer_id]
+        tokens = [f"{card.token}_{c.pk}" for c in others]  # a token is one method: each its own
+        SandboxToken.objects.bulk_create(
+            SandboxToken(token=t, behaviour="succeed", kind=card.kind) for t in tokens
+        )
         PaymentMethod.objects.bulk_create(
             PaymentMethod(
                 organisation=org,
@@ -110,15 +115,14 @@ def set_up(n: int) -> list[int]:
                 kind=card.kind,
                 scheme=card.scheme,
                 provider=card.provider,
-                token=card.token,
+                token=token,
                 holder=card.holder,
                 last4=card.last4,
                 exp_month=card.exp_month,
                 exp_year=card.exp_year,
                 is_default=True,
             )
-            for c in made
-            if c.pk != card.customer_id
+            for c, token in zip(others, tokens, strict=True)
         )
         Subscription.objects.bulk_create(
             Subscription(

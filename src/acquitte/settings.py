@@ -302,6 +302,9 @@ STRIPE_CONNECT_CLIENT_ID = os.environ.get("STRIPE_CONNECT_CLIENT_ID", "")
 STRIPE_PLATFORM_SECRET_KEY = os.environ.get("STRIPE_PLATFORM_SECRET_KEY", "")
 GOCARDLESS_CLIENT_ID = os.environ.get("GOCARDLESS_CLIENT_ID", "")
 GOCARDLESS_CLIENT_SECRET = os.environ.get("GOCARDLESS_CLIENT_SECRET", "")
+# The partner app's webhook secret: events of merchants connected through the app come to
+# /webhooks/platform/gocardless/ signed with it.
+GOCARDLESS_WEBHOOK_SECRET = os.environ.get("GOCARDLESS_WEBHOOK_SECRET", "")
 # A GoCardless or PayPal partner app belongs to one environment, sandbox ("test") or live.
 GOCARDLESS_PARTNER_MODE = os.environ.get("GOCARDLESS_PARTNER_MODE", "test")
 PAYPAL_PARTNER_CLIENT_ID = os.environ.get("PAYPAL_PARTNER_CLIENT_ID", "")

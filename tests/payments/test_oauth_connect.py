@@ -15,6 +15,7 @@ from acquitte.payments import secrets as stored_secrets
 from acquitte.payments import services as payments
 from acquitte.payments.models import ProviderAccount
 from acquitte.payments.providers import get_provider
+from acquitte.payments.providers.oauth import OAuthFailed
 from acquitte.payments.services import oauth as oauth_service
 from tests import factories
 from tests.payments import fake_oauth
@@ -250,6 +251,7 @@ def test_paypal_seller_who_cannot_take_payments_yet_is_told(fake, owner_client, 
 def test_pasting_keys_after_oauth_clears_the_oauth_marks(fake, owner_client, org_qc, owner):
     come_back(owner_client, consent(start(owner_client, "gocardless")))
     account = ProviderAccount.objects.get(organisation=org_qc, provider="gocardless")
+    oauth_token = stored_secrets.decrypt(account.credentials_encrypted)["access_token"]
     fake.state.tokens.add("sandbox_Pasted000")
     payments.connect_provider(
         organisation=org_qc,
@@ -259,6 +261,8 @@ def test_pasting_keys_after_oauth_clears_the_oauth_marks(fake, owner_client, org
     )
     account.refresh_from_db()
     assert not account.connected_by_oauth and account.external_account_id == ""
+    # The platform's access that the pasted keys replace is revoked.
+    assert fake.state.revoked == [oauth_token]
 
 
 def test_the_service_refuses_a_missing_code(fake, org_qc, owner):
@@ -269,3 +273,39 @@ def test_the_service_refuses_a_missing_code(fake, org_qc, owner):
     with pytest.raises(BusinessError, match="code d'autorisation"):
         payments.finish_connect(organisation=org_qc, provider="stripe", state=state, params={}, actor=owner)
     assert not ProviderAccount.objects.filter(provider="stripe").exists()
+
+
+def test_connecting_stripe_again_drops_the_old_endpoint_but_keeps_the_account(fake, owner_client, org_qc):
+    come_back(owner_client, consent(start(owner_client, "stripe")))
+    first = stored_secrets.decrypt(ProviderAccount.objects.get(provider="stripe").credentials_encrypted)
+    come_back(owner_client, consent(start(owner_client, "stripe")))
+    second = stored_secrets.decrypt(ProviderAccount.objects.get(provider="stripe").credentials_encrypted)
+    assert second["secret_key"] != first["secret_key"]
+    # Deauthorising the account would undo the new grant: only the old endpoint goes.
+    assert fake.state.revoked == []
+    assert set(fake.state.webhook_endpoints) == {second["webhook_endpoint_id"]}
+
+
+def test_connecting_gocardless_again_revokes_the_old_token(fake, owner_client, org_qc):
+    come_back(owner_client, consent(start(owner_client, "gocardless")))
+    first = stored_secrets.decrypt(ProviderAccount.objects.get(provider="gocardless").credentials_encrypted)
+    come_back(owner_client, consent(start(owner_client, "gocardless")))
+    second = stored_secrets.decrypt(ProviderAccount.objects.get(provider="gocardless").credentials_encrypted)
+    assert fake.state.revoked == [first["access_token"]] and second["access_token"] != first["access_token"]
+
+
+def test_a_provider_down_does_not_block_the_new_connection(fake, owner_client, org_qc, owner, monkeypatch):
+    come_back(owner_client, consent(start(owner_client, "gocardless")))
+
+    def down(**kwargs):
+        raise OAuthFailed("GoCardless est injoignable.", unavailable=True)
+
+    monkeypatch.setattr("acquitte.payments.providers.oauth.revoke", down)
+    fake.state.tokens.add("sandbox_Pasted001")
+    account = payments.connect_provider(
+        organisation=org_qc,
+        provider="gocardless",
+        credentials={"access_token": "sandbox_Pasted001", "webhook_secret": "s"},
+        actor=owner,
+    )
+    assert stored_secrets.decrypt(account.credentials_encrypted)["access_token"] == "sandbox_Pasted001"

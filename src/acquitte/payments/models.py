@@ -144,7 +144,11 @@ class PaymentMethod(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["customer"], condition=models.Q(is_default=True), name="paymentmethod_one_default"
-            )
+            ),
+            # A provider's token is one method: a return and a webhook that race save it once.
+            models.UniqueConstraint(
+                fields=["organisation", "provider", "token"], name="paymentmethod_token_once"
+            ),
         ]
 
     def __str__(self) -> str:

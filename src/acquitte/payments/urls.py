@@ -5,6 +5,8 @@ from . import views
 app_name = "payments"
 
 urlpatterns = [
+    # Before the organisation's own route, which would read "platform" as a provider.
+    path("webhooks/platform/<slug:provider>/", views.platform_webhook, name="platform_webhook"),
     path("webhooks/<slug:provider>/<slug:organisation>/", views.webhook, name="webhook"),
     path("payer/retour/<str:ticket>/", views.hosted_return, name="hosted_return"),
     path("sandbox/card/<str:session>/", views.sandbox_card, name="sandbox_card"),

@@ -21,7 +21,7 @@ from . import services, tasks
 from .forms import CardForm, DebitMandateForm
 from .models import Payment, SandboxSetup
 from .providers.base import WebhookRejected
-from .services import checkout, setup
+from .services import checkout, platform_webhooks, setup
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,24 @@ def webhook(request: HttpRequest, provider: str, organisation: str) -> HttpRespo
         )
     except WebhookRejected as exc:
         logger.warning("webhook %s/%s rejected: %s", provider, organisation, exc)
+        return HttpResponse(status=exc.status)
+    for event in stored:
+        transaction.on_commit(partial(tasks.process_webhook_event.delay, event.pk))
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def platform_webhook(request: HttpRequest, provider: str) -> HttpResponse:
+    """The platform app's webhooks, for every merchant it connected (GoCardless OAuth)."""
+    if len(request.body) > MAX_BODY:
+        return HttpResponse(status=413)
+    try:
+        stored = platform_webhooks.receive_platform_webhook(
+            provider=provider, body=request.body, headers=request.headers
+        )
+    except WebhookRejected as exc:
+        logger.warning("platform webhook %s rejected: %s", provider, exc)
         return HttpResponse(status=exc.status)
     for event in stored:
         transaction.on_commit(partial(tasks.process_webhook_event.delay, event.pk))

@@ -142,14 +142,19 @@ def exchange(
     raise ValueError(f"no OAuth flow for provider {provider!r}")
 
 
-def revoke(*, provider: str, credentials: Mapping[str, str], external_account_id: str) -> None:
+def revoke(
+    *, provider: str, credentials: Mapping[str, str], external_account_id: str, keep_account: bool = False
+) -> None:
     """Withdraw the platform's access at the provider; OAuthFailed when it cannot be reached.
+
+    ``keep_account``: a new grant of the same account replaces this one. Stripe deauthorises a
+    whole account, which would undo the new grant too, so only the old webhook endpoint goes.
 
     PayPal offers partners no call to undo an onboarding: the seller withdraws the permissions from
     their own PayPal account, and forgetting the merchant id is all the platform can do.
     """
     if provider == ProviderName.STRIPE:
-        _stripe_revoke(credentials, external_account_id)
+        _stripe_revoke(credentials, "" if keep_account else external_account_id)
     elif provider == ProviderName.GOCARDLESS:
         _gocardless_revoke(credentials)
 
@@ -283,13 +288,16 @@ def _undo_stripe(account_id: str) -> None:
 
 
 def _stripe_revoke(credentials: Mapping[str, str], account_id: str) -> None:
-    """The webhook endpoint goes first, while the token still works; then the access itself."""
+    """The webhook endpoint goes first, while the token still works; then the access itself,
+    unless ``account_id`` is empty (the account stays connected by a newer grant)."""
     endpoint = credentials.get("webhook_endpoint_id", "")
     if endpoint:
         try:
             _stripe_client(credentials.get("secret_key", "")).v1.webhook_endpoints.delete(endpoint)
         except stripe.StripeError:
             logger.warning("Stripe webhook endpoint %s not deleted", endpoint, exc_info=True)
+    if not account_id:
+        return
     try:
         _stripe_platform().oauth.deauthorize(params={"stripe_user_id": account_id})
     except stripe.oauth_error.OAuthError:

@@ -1,6 +1,8 @@
 """An organisation's provider accounts and payment settings: its owner's to change."""
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -57,6 +59,9 @@ def connect_provider(
         except CredentialsRejected as exc:
             raise BusinessError(exc.message, code=ErrorCode.PROVIDER_CREDENTIALS) from exc
     with transaction.atomic():
+        replaced = replaced_grant(
+            organisation=organisation, provider=name, external_account_id="", credentials=clean
+        )
         account, _created = ProviderAccount.objects.update_or_create(
             organisation=organisation,
             provider=name,
@@ -75,7 +80,57 @@ def connect_provider(
             action=AuditAction.CONNECT,
             to_state=verified.mode,
         )
+    release_grant(replaced, organisation_id=organisation.pk)
     return account
+
+
+@dataclass(frozen=True)
+class ReplacedGrant:
+    """An OAuth grant that a new connection of the same provider replaces."""
+
+    provider: str
+    credentials: dict[str, str] = field(repr=False)
+    external_account_id: str
+    keep_account: bool
+
+
+def replaced_grant(
+    *, organisation: "Organisation", provider: str, external_account_id: str, credentials: Mapping[str, str]
+) -> ReplacedGrant | None:
+    """The OAuth grant the connection being written replaces (its row locked until the commit),
+    to be revoked once the new one is stored: left alone, it would keep the platform's access and
+    its webhook endpoint alive, signing events with a secret we no longer hold."""
+    account = (
+        ProviderAccount.objects.select_for_update()
+        .filter(organisation=organisation, provider=provider, connected_by_oauth=True)
+        .first()
+    )
+    if account is None:
+        return None
+    previous = secrets.decrypt(account.credentials_encrypted)
+    if previous == dict(credentials):  # the provider handed the same grant back
+        return None
+    return ReplacedGrant(
+        provider=provider,
+        credentials=previous,
+        external_account_id=account.external_account_id,
+        keep_account=bool(external_account_id) and external_account_id == account.external_account_id,
+    )
+
+
+def release_grant(grant: ReplacedGrant | None, *, organisation_id: int) -> None:
+    """Revoke a replaced grant, after the commit; a provider that is down leaves it to its dashboard."""
+    if grant is None:
+        return
+    try:
+        oauth.revoke(
+            provider=grant.provider,
+            credentials=grant.credentials,
+            external_account_id=grant.external_account_id,
+            keep_account=grant.keep_account,
+        )
+    except oauth.OAuthFailed:
+        logger.warning("replaced %s access of organisation %s not revoked", grant.provider, organisation_id)
 
 
 def disconnect_provider(*, organisation: "Organisation", provider: str, actor: Actor) -> bool:

@@ -30,6 +30,7 @@ from .. import secrets as stored_secrets
 from ..models import ProviderAccount
 from ..providers import oauth
 from ..providers.names import ProviderName
+from .accounts import release_grant, replaced_grant
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Organisation
@@ -116,6 +117,12 @@ def finish_connect(
         code = ErrorCode.PROVIDER_UNAVAILABLE if exc.unavailable else ErrorCode.PROVIDER_CREDENTIALS
         raise BusinessError(exc.message, code=code) from exc
     with transaction.atomic():
+        replaced = replaced_grant(
+            organisation=organisation,
+            provider=name,
+            external_account_id=grant.external_account_id,
+            credentials=grant.credentials,
+        )
         account, _created = ProviderAccount.objects.update_or_create(
             organisation=organisation,
             provider=name,
@@ -135,6 +142,7 @@ def finish_connect(
             to_state=grant.mode,
             detail={"via": "oauth", "external_account_id": grant.external_account_id},
         )
+    release_grant(replaced, organisation_id=organisation.pk)
     return account
 
 

@@ -175,9 +175,10 @@ def _save(setup: MethodSetup, saved: SavedMethod, actor: Actor) -> PaymentMethod
     ).first()
     if setup.make_default:
         PaymentMethod.objects.filter(customer=customer, is_default=True).update(is_default=False)
-    if method is not None:
+    if method is not None:  # the provider gave a method we know back: valid again, as it says
         method.is_default = method.is_default or setup.make_default
-        method.save(update_fields=["is_default"])
+        method.status = PaymentMethod.Status.VALID
+        method.save(update_fields=["is_default", "status"])
         return method
     scheme = saved.scheme if saved.scheme in PaymentMethod.Scheme.values else PaymentMethod.Scheme.OTHER_CARD
     method = PaymentMethod.objects.create(

@@ -66,27 +66,33 @@ def receive_webhook(
     if not secret and provider != ProviderName.PAYPAL:  # PayPal signs with a certificate instead
         raise WebhookRejected("no webhook secret for this account", 401)
     events = handler.parse_webhook(body=body, headers=headers, secret=secret)
-    stored = []
-    for event in events:
-        # The unique constraint, not a lookup, makes a replay a no-op. Outside a transaction the
-        # insert commits on its own; inside one it needs a savepoint to survive the conflict.
-        guard: AbstractContextManager[object] = (
-            transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
-        )
-        try:
-            with guard:
-                stored.append(
-                    WebhookEvent.objects.create(
-                        organisation=organisation,
-                        provider=provider,
-                        event_id=event.event_id,
-                        event_type=event.event_type[:60],
-                        payload=event.payload or _payload(body),
-                    )
-                )
-        except IntegrityError:
-            logger.info("duplicate webhook event %s %s ignored", provider, event.event_id)
-    return stored
+    stored = (
+        store_event(organisation_id=organisation.pk, provider=provider, event=e, body=body) for e in events
+    )
+    return [event for event in stored if event is not None]
+
+
+def store_event(
+    *, organisation_id: int, provider: str, event: ProviderEvent | MethodEvent, body: bytes
+) -> WebhookEvent | None:
+    """Store a verified event once for the organisation it concerns; None for a replay."""
+    # The unique constraint, not a lookup, makes a replay a no-op. Outside a transaction the
+    # insert commits on its own; inside one it needs a savepoint to survive the conflict.
+    guard: AbstractContextManager[object] = (
+        transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+    )
+    try:
+        with guard:
+            return WebhookEvent.objects.create(
+                organisation_id=organisation_id,
+                provider=provider,
+                event_id=event.event_id,
+                event_type=event.event_type[:60],
+                payload=event.payload or _payload(body),
+            )
+    except IntegrityError:
+        logger.info("duplicate webhook event %s %s ignored", provider, event.event_id)
+        return None
 
 
 def _payload(body: bytes) -> dict[str, Any]:
