@@ -6,7 +6,7 @@ from acquitte.customers.models import Customer, Organisation, User
 from acquitte.customers.selectors import terms_to_accept
 from acquitte.demo.data import FIRST_LOGIN_EMAIL
 from acquitte.invoicing.models import Invoice
-from acquitte.invoicing.selectors import receivables
+from acquitte.invoicing.selectors import receivables, receivables_by_age
 from acquitte.portal.selectors import pending_order
 from acquitte.subscriptions.models import BilledPeriod, BillingRun, Order, Subscription
 from acquitte.subscriptions.selectors import billing_settings, next_debit
@@ -35,6 +35,13 @@ def test_load_demo_is_idempotent_and_covers_every_state(db, capsys):
     assert figures.amount_due > figures.overdue_amount
     assert figures.balance == figures.amount_due
     assert figures.amount_due == figures.amount_due.quantize(Decimal("0.01"))
+
+    # The merchant's dashboard says what the customers' receivables say (issue 16 item 9).
+    for org in Organisation.objects.all():
+        bands = receivables_by_age(org)
+        owed = [receivables(c) for c in Customer.objects.filter(organisation=org)]
+        assert sum(b.amount for b in bands) == sum(r.amount_due for r in owed) > 0
+        assert sum(b.amount for b in bands if b.key != "not_due") == sum(r.overdue_amount for r in owed)
 
 
 def test_demo_orders_subscriptions_and_runs(db):

@@ -1,16 +1,17 @@
 """Reads of invoices and receivables, always scoped to one organisation or one customer."""
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Case, DecimalField, F, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, DecimalField, F, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from acquitte.core.money import ZERO, round_money
+from acquitte.core.months import month_starts
 from acquitte.core.tokens import by_public_token
 from acquitte.customers.models import Address
 
@@ -193,3 +194,135 @@ def seller_snapshot(organisation: "Organisation") -> dict[str, Any]:
     data["address"] = organisation.address_lines()
     data["late_penalty_rate"] = str(organisation.late_penalty_rate)
     return data
+
+
+#: The age bands of what is owed, by days past the due date: (label, first day, last day).
+AGE_BANDS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("not_due", None, 0),
+    ("1-30", 1, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("90+", 91, None),
+)
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    """What is owed in one age band: ``first``/``last`` days past due (None: open-ended)."""
+
+    key: str
+    first: int | None
+    last: int | None
+    amount: Decimal
+    count: int
+
+
+def receivables_by_age(organisation: "Organisation", *, today: datetime.date | None = None) -> list[AgeBand]:
+    """The unpaid part of the organisation's open invoices by days past due, in one query; the
+    bands add up to the customers' ``receivables(...).amount_due``, the overdue ones to their
+    ``overdue_amount``."""
+    today = today or timezone.localdate()
+    due_expr = F("total") - F("amount_paid")
+    aggregates: dict[str, Any] = {}
+    for key, first, last in AGE_BANDS:
+        # Past due by n days: due on today - n. "Not due" is due today or later.
+        when = Q()
+        if first is not None:
+            when &= Q(due_date__lte=today - datetime.timedelta(days=first))
+        if last is not None:
+            when &= Q(due_date__gte=today - datetime.timedelta(days=last))
+        aggregates[f"amount_{key}"] = Coalesce(
+            Sum(due_expr, filter=when, output_field=MONEY), Value(ZERO, output_field=MONEY)
+        )
+        aggregates[f"count_{key}"] = Count("pk", filter=when)
+    row = Invoice.objects.filter(
+        organisation=organisation, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+    ).aggregate(**aggregates)
+    return [
+        AgeBand(key, first, last, round_money(row[f"amount_{key}"]), row[f"count_{key}"])
+        for key, first, last in AGE_BANDS
+    ]
+
+
+@dataclass(frozen=True)
+class MonthFigure:
+    """One month's figure: an amount and how many documents or payments make it."""
+
+    month: datetime.date
+    amount: Decimal
+    count: int
+
+
+def issued_per_month(
+    organisation: "Organisation", *, months: int = 12, today: datetime.date | None = None
+) -> list[MonthFigure]:
+    """Invoices issued each month (totals with taxes, credit notes apart), the last ``months``."""
+    starts = month_starts(today or timezone.localdate(), months)
+    rows = (
+        Invoice.objects.filter(
+            organisation=organisation, kind=Invoice.Kind.INVOICE, issue_date__gte=starts[0]
+        )
+        .exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.VOID])
+        .annotate(month=TruncMonth("issue_date"))
+        .values("month")
+        .annotate(amount=Sum("total"), count=Count("pk"))
+    )
+    return by_month(starts, rows)
+
+
+def by_month(starts: list[datetime.date], rows: Iterable[Mapping[str, Any]]) -> list[MonthFigure]:
+    """Rows of ``month``, ``amount`` and ``count`` laid on every month of ``starts``, empty ones at 0."""
+    found = {_as_date(row["month"]): row for row in rows}
+    return [
+        MonthFigure(
+            month=start,
+            amount=round_money(found[start]["amount"] or ZERO) if start in found else ZERO,
+            count=found[start]["count"] if start in found else 0,
+        )
+        for start in starts
+    ]
+
+
+def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
+@dataclass(frozen=True)
+class OverdueCustomer:
+    customer_id: int
+    name: str
+    amount: Decimal
+    oldest_due_date: datetime.date
+    invoices: int
+
+
+def largest_overdue(
+    organisation: "Organisation", *, limit: int = 5, today: datetime.date | None = None
+) -> list[OverdueCustomer]:
+    """The customers who owe the most past due, with since when and on how many invoices."""
+    today = today or timezone.localdate()
+    rows = (
+        Invoice.objects.filter(
+            organisation=organisation,
+            kind=Invoice.Kind.INVOICE,
+            status=Invoice.Status.OPEN,
+            due_date__lt=today,
+        )
+        .values("customer_id", "customer__name")
+        .annotate(
+            amount=Sum(F("total") - F("amount_paid"), output_field=MONEY),
+            oldest=Min("due_date"),
+            count=Count("pk"),
+        )
+        .order_by("-amount", "customer__name")[:limit]
+    )
+    return [
+        OverdueCustomer(
+            customer_id=row["customer_id"],
+            name=row["customer__name"],
+            amount=round_money(row["amount"]),
+            oldest_due_date=row["oldest"],
+            invoices=row["count"],
+        )
+        for row in rows
+    ]

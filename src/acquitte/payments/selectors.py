@@ -4,15 +4,18 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from acquitte.core.actors import Actor, Person, PublicLink
 from acquitte.core.errors import BusinessError, ErrorCode
+from acquitte.core.months import month_starts
 from acquitte.customers.selectors import terms_block
 from acquitte.invoicing.models import Invoice
+from acquitte.invoicing.selectors import MonthFigure, by_month
 
 from . import secrets
 from .models import ChargeAttempt, MethodSetup, Payment, PaymentMethod, ProviderAccount, TransferDeclaration
@@ -259,3 +262,17 @@ def invoice_payments(invoice: Invoice) -> QuerySet[Payment]:
 def recent_payments(customer: "Customer", *, limit: int = 20) -> QuerySet[Payment]:
     """A customer's latest payments, whatever their state, for the staff's customer page."""
     return Payment.objects.filter(customer=customer).order_by("-created_at")[:limit]
+
+
+def received_per_month(
+    organisation: "Organisation", *, months: int = 12, today: datetime.date | None = None
+) -> list[MonthFigure]:
+    """Money received each month by the day it came in, net of what was refunded, the last ``months``."""
+    starts = month_starts(today or timezone.localdate(), months)
+    rows = (
+        Payment.objects.filter(organisation=organisation, status__in=RECEIVED, received_on__gte=starts[0])
+        .annotate(month=TruncMonth("received_on"))
+        .values("month")
+        .annotate(amount=Sum(F("amount") - F("amount_refunded")), count=Count("pk"))
+    )
+    return by_month(starts, rows)

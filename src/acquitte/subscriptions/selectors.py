@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from acquitte.catalog.models import Product
@@ -445,3 +445,24 @@ def preview_cancellation(
     """The credit of cancelling now (none at the end of the period)."""
     today = today_for(subscription.organisation)
     return plan_cancellation(subscription, at_period_end=at_period_end, on=on, today=today).preview
+
+
+MONEY = DecimalField(max_digits=20, decimal_places=5)
+#: How many months one period of each kind covers.
+MONTHS_IN = {Subscription.Period.MONTHLY: 1, Subscription.Period.YEARLY: 12}
+
+
+def monthly_recurring_revenue(organisation: "Organisation") -> Decimal | None:
+    """What the active subscriptions bring in a month before taxes, a yearly one counting for a
+    twelfth; None when the organisation has no subscription at all (nothing to show)."""
+    rows = Subscription.objects.filter(organisation=organisation)
+    if not rows.exists():
+        return None
+    by_period = (
+        rows.filter(status=Subscription.Status.ACTIVE)
+        .values("period")
+        .annotate(amount=Sum(F("quantity") * F("unit_price"), output_field=MONEY))
+    )
+    return round_money(
+        sum((row["amount"] / MONTHS_IN[Subscription.Period(row["period"])] for row in by_period), ZERO)
+    )
