@@ -63,7 +63,7 @@ def test_the_menu_holds_on_one_line(live_server, browser, customer_login, name, 
                 page.wait_for_load_state("networkidle")
                 assert page.locator("html").get_attribute("lang") == "en"
             shot(page, f"portal-menu-{name}-{language}")
-            links = boxes(page, "nav.tabs a")
+            links = boxes(page, "nav.tabs > a, nav.tabs summary")
             assert len(links) == 4
             # every item on the same line, none cut off by the menu's or the window's edge
             nav = page.locator("nav.tabs").bounding_box()
@@ -88,6 +88,19 @@ def test_the_menu_holds_on_one_line(live_server, browser, customer_login, name, 
                         or b["y"] + b["height"] <= a["y"] + 1
                     )
                     assert apart, (a, b)
+            # FACTURES opens its sub-menu, whose "Mes factures" leads to the list, inside the window
+            page.locator("nav.tabs summary").click()
+            mine = page.locator(".submenu-panel a").first
+            box = mine.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+            shot(page, f"portal-submenu-{name}-{language}")
+            page.keyboard.press("Escape")
+            assert not page.locator("details.submenu").evaluate("menu => menu.open") and mine.is_hidden()
+            page.locator("nav.tabs summary").click()
+            with page.expect_navigation():
+                mine.click()
+            assert page.locator("h1").inner_text() in ("Mes factures", "My invoices")
+            page.goto(f"{live_server.url}/")
         assert refused == [], refused
     finally:
         context.close()

@@ -19,6 +19,19 @@
     if (e.target.closest && e.target.closest("[data-print]")) { window.print(); }
   });
 
+  // <details class="submenu">: a click elsewhere or Escape closes an open sub-menu, as menus do.
+  function closeMenus(except) {
+    document.querySelectorAll("details.submenu[open]").forEach(function (menu) {
+      if (menu !== except) { menu.removeAttribute("open"); }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    closeMenus(e.target.closest && e.target.closest("details.submenu"));
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { closeMenus(null); }
+  });
+
   // data-confirm on a form or its submit button: asks before sending.
   document.addEventListener("submit", function (e) {
     var holder = (e.submitter && e.submitter.dataset.confirm) ? e.submitter : e.target.closest("[data-confirm]");
