@@ -15,6 +15,9 @@ run: uv
 	$(UV) sync --frozen --quiet
 	DEBUG=1 $(UV) run python manage.py migrate --noinput -v0
 	DEBUG=1 $(UV) run python manage.py load_demo --url $(PUBLIC_BASE_URL)/
+	@# The sandbox's bank, beside the server: a direct debit settles a minute after it is authorised.
+	DEBUG=1 $(UV) run python manage.py sandbox_settle_debits --after 60 --every 15 & \
+	trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(UV) run python manage.py runserver $(HOST):$(PORT)
 
 test: uv

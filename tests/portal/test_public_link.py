@@ -152,12 +152,25 @@ def test_direct_debit_mandate_then_settlement_through_webhooks(client, invoice):
     assert "Prélèvement autorisé" in response.content.decode()
     invoice.refresh_from_db()
     assert invoice.status == "open"
+    # While the bank settles it, everyone sees it, and nothing offers to pay a second time.
+    pending = page(client, invoice).content.decode()
+    assert "Prélèvement en cours depuis le" in pending
+    assert "/payer/" not in pending and "/declarer/" not in pending
+    staff = Client()
+    staff.force_login(factories.staff(invoice.organisation))
+    assert "Prélèvement en cours depuis le" in staff.get(f"/gestion/factures/{invoice.pk}/").content.decode()
+    # The sandbox's bank waits as long as it is told, then settles.
     out = io.StringIO()
     with TestCase.captureOnCommitCallbacks(execute=True):  # webhook tasks run after commit
+        call_command("sandbox_settle_debits", "--after", "3600", stdout=out)
+    assert "prélèvements traités : 0" in out.getvalue()
+    with TestCase.captureOnCommitCallbacks(execute=True):
         call_command("sandbox_settle_debits", stdout=out)
-    assert "1" in out.getvalue()
+    assert "prélèvements traités : 1" in out.getvalue()
     invoice.refresh_from_db()
     assert invoice.status == "paid"
+    assert Notification.objects.filter(organisation=invoice.organisation, kind="payment_received").exists()
+    assert "Prélèvement en cours" not in page(client, invoice).content.decode()
     dump = io.StringIO()
     call_command("dumpdata", stdout=dump)
     assert "908172635" not in dump.getvalue()

@@ -49,6 +49,8 @@ class Payability:
     payment_in_doubt: bool = False
     #: The customer must accept the organisation's current terms before paying online (seed 001).
     terms_pending: bool = False
+    #: The day a direct debit of it went to the bank, while the bank settles it: "Prélèvement en cours".
+    debit_pending_since: datetime.date | None = None
 
     @property
     def any(self) -> bool:
@@ -78,7 +80,13 @@ def payable(invoice: Invoice) -> Payability:
     is_open = invoice.status == Invoice.Status.OPEN
     online = is_open and invoice.kind in ONLINE_PAYABLE_KINDS and invoice.online_payment
     accounts = provider_accounts(invoice.organisation) if online else {}
-    in_doubt = is_open and attempts_in_doubt(invoice).exists()
+    doubt = attempts_in_doubt(invoice).select_related("payment").order_by("pk").first() if is_open else None
+    in_doubt = doubt is not None
+    debit = (
+        doubt is not None
+        and doubt.state == ChargeAttempt.State.PENDING
+        and doubt.payment.method == Payment.Method.DIRECT_DEBIT
+    )
     terms = online and terms_block(invoice.customer) is not None
     can_pay = online and not in_doubt and not terms
     return Payability(
@@ -88,10 +96,12 @@ def payable(invoice: Invoice) -> Payability:
         saved_methods=can_pay
         and any(saves_methods(name) for name in accounts)
         and not attempts_in_flight(invoice).exists(),
-        can_declare_transfer=is_open and invoice.kind == Invoice.Kind.INVOICE,
+        # Declaring a transfer while a charge settles would have it paid twice.
+        can_declare_transfer=is_open and invoice.kind == Invoice.Kind.INVOICE and not in_doubt,
         can_record_payment=is_open and invoice.kind in ONLINE_PAYABLE_KINDS,
         payment_in_doubt=in_doubt,
         terms_pending=terms,
+        debit_pending_since=timezone.localdate(doubt.created_at) if debit and doubt is not None else None,
     )
 
 
