@@ -80,7 +80,8 @@ def test_password_reset_through_the_outbox(live_server, page, account, settings)
     assert "Mon compte" in page.content()
 
 
-def test_first_login_terms_then_bank_account(live_server, page, account):
+def test_first_login_terms_then_bank_account(live_server, page, account, settings):
+    settings.PUBLIC_BASE_URL = live_server.url  # where the sandbox's setup page sends the customer back
     org, customer, _ = account
     TermsVersion.objects.create(
         organisation=org, version="2026-02", body_fr="Texte des conditions.", published_at="2026-01-01T00:00Z"
@@ -90,14 +91,19 @@ def test_first_login_terms_then_bank_account(live_server, page, account):
     page.get_by_label("Nom du contact principal").fill("Isabelle Côté")
     page.get_by_label("J'ai lu et j'accepte les conditions générales").check()
     page.get_by_role("button", name="J'accepte").click()
-    assert page.url.endswith("/facturation/")
+    assert page.url.endswith("/conditions/paiement/")
     assert TermsAcceptance.objects.filter(customer=customer).exists()
-    page.fill("#id_bank-holder", "Isabelle Côté")
-    page.select_option("#id_bank-scheme", "pad")
-    page.fill("#id_bank-institution", "006")
-    page.fill("#id_bank-transit", "00123")
-    page.fill("#id_bank-account", "1234567")
+    # Seed 001: "choose credit card or direct debit and click Autoriser"; the sandbox's form opens.
+    page.get_by_label("Prélèvement automatique").check()
     page.get_by_role("button", name="Autoriser").click()
+    page.fill("#id_holder", "Isabelle Côté")
+    page.select_option("#id_scheme", "pad")
+    page.fill("#id_institution", "006")
+    page.fill("#id_transit", "00123")
+    page.fill("#id_account", "1234567")
+    page.get_by_role("button", name="Autoriser").click()
+    assert page.url.endswith("/facturation/")
+    assert "Moyen de paiement ajouté" in page.text_content(".message")
     assert "(par défaut)" in page.text_content(".methods")
 
 

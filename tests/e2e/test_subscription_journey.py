@@ -95,7 +95,10 @@ def test_order_on_two_sites_billed_prorated_then_debited(live_server, browser):
     # The clock moves to the collection day: the default card pays the invoice.
     staff.get_by_role("button", name=re.compile("Aller au prochain jour de prélèvement")).click()
     assert "1 prélèvement(s)" in staff.text_content(".message")
-    client.get_by_role("link", name="Factures", exact=True).click()
+    client.locator(
+        "nav.tabs summary", has_text="Factures"
+    ).click()  # FACTURES, then "Mes factures" (seed 000)
+    client.get_by_role("link", name="Mes factures", exact=True).click()
     client.locator("a.rowlink").first.click()
     assert client.text_content(".status").strip() == "PAYÉE"
 

@@ -6,6 +6,11 @@ Stripe's page, with a test card number whose behaviour Stripe documents: 4000002
 authentication off-session, 4000000000009995 is declined for insufficient funds), off-session
 PaymentIntents (``off_session=true&confirm=true``) and their search by metadata.
 
+A session's ``url`` is a page a browser can use, as on Stripe: the setup page takes a card and
+sends the customer to ``success_url`` (``{CHECKOUT_SESSION_ID}`` filled in), the payment page
+(also where a customer authenticates an off-session charge) pays the session; both link to
+``cancel_url``. They need no API key, like Stripe's own pages.
+
 Like Stripe it wants the secret key as a bearer token, replays a POST repeated with the same
 Idempotency-Key (and refuses one whose parameters changed), refuses an expiry under 30 minutes,
 and answers errors in Stripe's shape. Tests move sessions along with ``mark_paid`` and friends,
@@ -14,6 +19,7 @@ build the events Stripe would send with ``event`` and sign them with ``signed_ev
 
 import hashlib
 import hmac
+import html
 import json
 import re
 import secrets
@@ -91,6 +97,12 @@ class _Handler(QuietHandler):
         path = urlsplit(self.path).path
         params = decode_form(raw)
         fake.requests.append(Seen(self.command, path, self.headers, params))
+        page = path.strip("/").split("/")
+        if len(page) == 2 and page[0] in ("setup", "pay"):
+            with fake.lock:
+                status, headers, text = fake.hosted_page(page[0], page[1], self.command, params)
+            self._send_page(status, headers, text)
+            return
         key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
         with fake.lock:
             try:
@@ -109,6 +121,16 @@ class _Handler(QuietHandler):
         self.send_header("Content-Length", str(len(data)))
         if key:
             self.send_header("Idempotency-Key", key)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_page(self, status: int, headers: dict, text: str):
+        data = text.encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
@@ -462,6 +484,80 @@ class FakeStripe(LocalFake):
         session["status"] = "complete"
         return self.session(session_id)
 
+    # The pages a browser sees -------------------------------------------------------------------
+
+    def hosted_page(self, kind: str, session_id: str, method: str, form: dict) -> tuple[int, dict, str]:
+        """(status, headers, HTML) of the setup (``kind`` "setup") or payment ("pay") page of a
+        session; a POST is the customer pressing its button, answered 303 to ``success_url``."""
+        session = self.sessions.get(session_id)
+        expected = "setup" if kind == "setup" else "payment"
+        if session is None or session["mode"] != expected:
+            return 404, {}, _page("Page introuvable", "<p>Cette page de paiement n'existe pas.</p>")
+        if session["status"] != "open":
+            return 410, {}, _page("Session expirée", "<p>Cette session n'est plus ouverte.</p>")
+        error = ""
+        if method == "POST":
+            error = self._submit(session, form)
+            if not error:
+                back = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+                return 303, {"Location": back}, ""
+        return (400 if error else 200), {}, self._form_page(session, form, error)
+
+    def _submit(self, session: dict, form: dict) -> str:
+        """What Stripe's page says of the card typed, or "" once the session is complete."""
+        number = re.sub(r"\D", "", form.get("number", ""))
+        expiry = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", form.get("expiry", ""))
+        holder = form.get("holder", "").strip()
+        if number not in self.CARD_BEHAVIOURS:
+            return "Votre numéro de carte est invalide."
+        if expiry is None or not 1 <= int(expiry[1]) <= 12:
+            return "La date d'expiration de votre carte est incomplète."
+        month, year = int(expiry[1]), int(expiry[2]) % 100 + 2000
+        if (year, month) < time.gmtime()[:2]:
+            return "L'année d'expiration de votre carte est passée."
+        if not re.fullmatch(r"\d{3,4}", form.get("cvc", "").strip()):
+            return "Le code de sécurité de votre carte est incomplet."
+        if not holder:
+            return "Le nom du titulaire est obligatoire."
+        if session["mode"] == "setup":
+            self.complete_setup(session["id"], number=number, holder=holder, exp=(month, year))
+            return ""
+        if self.CARD_BEHAVIOURS[number][1] not in ("succeed", "authenticate"):
+            return "Votre carte a été refusée."
+        self.mark_paid(session["id"])  # on the page, an authentication card is authenticated
+        return ""
+
+    @staticmethod
+    def _form_page(session: dict, form: dict, error: str) -> str:
+        setup = session["mode"] == "setup"
+        if setup:
+            title, button = "Enregistrer une carte", "Enregistrer"
+            intro = "Votre carte sera enregistrée pour les prochains paiements."
+        else:
+            amount = f"{session['amount_total'] / 100:.2f} {session['currency'].upper()}"
+            title, button, intro = "Payer", f"Payer {amount}", f"Montant : {amount}"
+
+        def field(name: str, label: str, autocomplete: str, placeholder: str = "") -> str:
+            value = html.escape(form.get(name, "")) if name == "holder" else ""
+            return (
+                f'<label for="{name}">{label}</label>'
+                f'<input id="{name}" name="{name}" autocomplete="{autocomplete}" '
+                f'placeholder="{placeholder}" value="{value}">'
+            )
+
+        body = (
+            f"<p>{html.escape(intro)}</p>"
+            + (f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "")
+            + '<form method="post">'
+            + field("number", "Numéro de carte", "cc-number", "1234 1234 1234 1234")
+            + field("expiry", "Date d'expiration", "cc-exp", "MM / AA")
+            + field("cvc", "CVC", "cc-csc", "CVC")
+            + field("holder", "Nom du titulaire de la carte", "cc-name")
+            + f"<button>{button}</button></form>"
+            + f'<p><a href="{html.escape(session["cancel_url"] or "")}">Annuler</a></p>'
+        )
+        return _page(title, body)
+
     def authenticate(self, session_id: str) -> dict:
         """The customer authenticates on the Checkout page opened for an off-session charge: paid."""
         return self.mark_paid(session_id)
@@ -529,3 +625,12 @@ class FakeStripe(LocalFake):
             "type": event_type,
             "data": {"object": obj},
         }
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)} – Stripe (test)</title></head>"
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+    )

@@ -225,7 +225,7 @@ def test_first_login_records_terms_acceptance(signed_in, org_qc, customer_qc):
         },
         REMOTE_ADDR="203.0.113.9",
     )
-    assert response["Location"] == "/facturation/"
+    assert response["Location"] == "/conditions/paiement/"  # then seed 001's « Autoriser » step
     acceptance = TermsAcceptance.objects.get()
     assert acceptance.terms == terms and acceptance.ip_address == "203.0.113.9"
     assert customer_qc.addresses.get(is_default=True).line1 == "9 rue Neuve"

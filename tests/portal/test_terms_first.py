@@ -75,7 +75,7 @@ def accept(client):
             "accept": "on",
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/facturation/"
+    assert response.status_code == 302 and response["Location"] == "/conditions/paiement/"
 
 
 def test_terms_first_then_everything_opens(signed_in, org_qc, customer_qc, saved_card, terms):

@@ -165,6 +165,18 @@ def hosted_setups(customer: "Customer") -> dict[str, bool]:
     }
 
 
+#: The kinds of method a customer may save, in seed 001's order: a card, then a direct debit.
+SAVABLE_KINDS = (PaymentMethod.Kind.CARD, PaymentMethod.Kind.BANK_DEBIT, PaymentMethod.Kind.PAYPAL)
+
+
+def savable_kinds(customer: "Customer") -> list[PaymentMethod.Kind]:
+    """What the customer can save now: on a connected provider's page, or in the sandbox's own
+    card and bank forms (the sandbox saves no PayPal account)."""
+    hosted = hosted_setups(customer)
+    sandbox = sandbox_saves_methods(customer.organisation_id)
+    return [k for k in SAVABLE_KINDS if hosted[k] or (sandbox and k != PaymentMethod.Kind.PAYPAL)]
+
+
 def sandbox_saves_methods(organisation_id: int) -> bool:
     """Cards and accounts typed on our own pages are tokenised by the sandbox, when connected."""
     return ProviderAccount.objects.filter(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +27,7 @@ from acquitte.invoicing.selectors import receivables
 from acquitte.payments import selectors as payment_selectors
 from acquitte.payments import services as payments
 from acquitte.payments.forms import CardForm, DebitMandateForm, TransferDeclarationForm
-from acquitte.payments.models import MethodSetup, PaymentMethod
+from acquitte.payments.models import MethodSetup, Payment, PaymentMethod
 from acquitte.payments.views import report_payment
 from acquitte.subscriptions.selectors import next_debit
 
@@ -326,13 +327,16 @@ def first_login(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRe
         except BusinessError as exc:
             report(request, exc, form)
         else:
+            if not payment_selectors.savable_kinds(customer):
+                messages.success(request, _("Conditions générales acceptées."))
+                return redirect("portal:billing")
             messages.success(
                 request,
                 _(
                     "Conditions acceptées. Ajoutez maintenant une carte ou un compte bancaire, puis « Autoriser »."
                 ),
             )
-            return redirect("portal:billing")
+            return redirect("portal:first_login_payment")
     body = terms.body_en if request.LANGUAGE_CODE == "en" and terms.body_en else terms.body_fr
     context = {
         "form": form,
@@ -341,3 +345,60 @@ def first_login(request: AuthenticatedHttpRequest, customer: Customer) -> HttpRe
         "order": selectors.pending_order(customer=customer),
     }
     return render(request, "portal/first_login.html", context)
+
+
+@customer_required
+def first_login_payment(request: AuthenticatedHttpRequest, customer: Customer) -> HttpResponse:
+    """Seed 001's step after « J'accepte »: pick a card or a direct debit and « Autoriser » opens the
+    page where it is saved; back on the billing page it is the default. « Plus tard » skips it."""
+    if terms_to_accept(customer) is not None:
+        return redirect("portal:first_login")
+    kinds = payment_selectors.savable_kinds(customer)
+    if not kinds:
+        return redirect("portal:billing")
+    if request.method == "POST":
+        kind = request.POST.get("kind", "")
+        if kind not in kinds:
+            messages.error(request, _("Choisissez un moyen de paiement."))
+            return redirect("portal:first_login_payment")
+        try:
+            return redirect(
+                payments.start_method_setup(
+                    customer=customer, kind=kind, actor=request.user, return_to=reverse("portal:billing")
+                )
+            )
+        except BusinessError as exc:
+            report(request, exc)
+            return redirect("portal:first_login_payment")
+    context = {
+        "kinds": [(kind, PaymentMethod.Kind(kind).label) for kind in kinds],
+        "default": payment_selectors.valid_methods(customer).filter(is_default=True).first(),
+    }
+    return render(request, "portal/first_login_payment.html", context)
+
+
+@customer_required
+def payment_authenticated(request: AuthenticatedHttpRequest, customer: Customer, key: str) -> HttpResponse:
+    """Back from the provider's page where the bank had the cardholder confirm an off-session
+    charge: ask what became of it and show its invoice. Another customer's key is not found."""
+    try:
+        payment = payments.finish_hosted_payment(idempotency_key=key, cancelled=False, actor=request.user)
+    except PermissionDenied:
+        raise Http404 from None
+    except BusinessError as exc:
+        if exc.error_code == ErrorCode.NOT_FOUND:
+            raise Http404 from None
+        report(request, exc)
+        return redirect("portal:billing")
+    if payment.status == Payment.Status.PROCESSING and "annule" in request.GET:
+        messages.info(
+            request,
+            _(
+                "Paiement non confirmé : la facture reste à payer. Vous pouvez le confirmer plus tard depuis la page Facturation."
+            ),
+        )
+    else:
+        report_payment(request, payment)
+    if payment.invoice_id is None:
+        return redirect("portal:billing")
+    return redirect("portal:invoice_detail", pk=payment.invoice_id)

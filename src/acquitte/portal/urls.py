@@ -52,7 +52,13 @@ urlpatterns = [
     path(
         "facturation/moyens/ajout/<str:key>/", account_views.method_setup_return, name="method_setup_return"
     ),
+    path(
+        "facturation/confirmation/<str:key>/",
+        account_views.payment_authenticated,
+        name="payment_authenticated",
+    ),
     path("conditions/", account_views.first_login, name="first_login"),
+    path("conditions/paiement/", account_views.first_login_payment, name="first_login_payment"),
     path("services/", services_views.services, name="services"),
     path("commandes/<int:pk>/", services_views.order_detail, name="order_detail"),
     path("i/<str:token>/", views.public_invoice, name="public_invoice"),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import stripe
 from django.conf import settings
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from ...core.errors import BusinessError, ErrorCode
@@ -354,7 +355,7 @@ class StripeProvider(Provider):
     ) -> ChargeResult:
         """A Checkout page for the charge the bank wants authenticated; its session is the reference
         the completion webhook names, and it carries our key like the charge did."""
-        base = settings.PUBLIC_BASE_URL.rstrip("/") + "/"
+        back = _authentication_return_url(idempotency_key)
         metadata = {"idempotency_key": idempotency_key}
         params: dict[str, Any] = {
             "mode": "payment",
@@ -369,8 +370,8 @@ class StripeProvider(Provider):
                     },
                 }
             ],
-            "success_url": base,
-            "cancel_url": base,
+            "success_url": back,
+            "cancel_url": back + "?annule=1",
             "metadata": metadata,
             "payment_intent_data": {"metadata": metadata},
         }
@@ -530,6 +531,16 @@ class StripeProvider(Provider):
             return ChargeResult(status=ChargeStatus.SUCCEEDED, reference=session.id)
         status = SESSION_STATUSES.get(session.status or "", ChargeStatus.OPEN)
         return ChargeResult(status=status, reference=session.id if status == ChargeStatus.PENDING else "")
+
+
+def _authentication_return_url(idempotency_key: str) -> str:
+    """Where the customer comes back from authenticating a charge: the portal page that settles it
+    and shows its invoice (the billing page for a key no URL can carry)."""
+    try:
+        path = reverse("portal:payment_authenticated", args=[idempotency_key])
+    except NoReverseMatch:
+        path = reverse("portal:billing")
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 def _setup_reference(event_type: str, obj: dict[str, Any]) -> str:
