@@ -272,18 +272,21 @@ class TestWebhook:
                 event_type="mandates.cancelled",
                 token="MD0001",
                 status=MethodStatus.REVOKED,
+                payload=events[0],  # the event, which the inbox stores and applies later
             ),
             MethodEvent(
                 event_id=events[1]["id"],
                 event_type="mandates.expired",
                 token="MD0002",
                 status=MethodStatus.EXPIRED,
+                payload=events[1],  # the event, which the inbox stores and applies later
             ),
             MethodEvent(
                 event_id=events[2]["id"],
                 event_type="mandates.failed",
                 token="MD0003",
                 status=MethodStatus.REVOKED,
+                payload=events[2],  # the event, which the inbox stores and applies later
             ),
         ]
 

@@ -120,3 +120,13 @@ def test_a_forged_or_unconfigured_platform_webhook_is_refused(client, settings, 
     )
     assert client.get(URL).status_code == 405
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_mandate_cancelled_at_the_bank_revokes_the_method(client, org_fr, pending):
+    _invoice, payment = pending
+    method = payment.payment_method
+    cancelled = event("mandates", "cancelled", mandate=method.token, organisation=MERCHANT)
+    assert post(client, [cancelled]).status_code == 200
+    method.refresh_from_db()
+    assert method.status == PaymentMethod.Status.REVOKED
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED

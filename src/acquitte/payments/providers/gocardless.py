@@ -449,6 +449,8 @@ def _normalise(event: dict[str, Any]) -> ProviderEvent | MethodEvent | None:
                 event_type=f"{resource}.{action}",
                 token=str(links["mandate"]),
                 status=MANDATE_EVENTS[action],
+                # The event itself is stored, not the delivery of up to 250 that brought it.
+                payload=event,
             )
         new_reference = ""
         event_type = f"{resource}.{action}"
