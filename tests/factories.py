@@ -6,11 +6,13 @@ from acquitte.catalog.models import Product, TaxCategory
 from acquitte.core.actors import System
 from acquitte.core.models import TaxRate
 from acquitte.customers import services as customer_services
+from acquitte.customers.models import User
 from acquitte.invoicing import services as invoicing
 from acquitte.invoicing.services import LineInput
 
 #: The actor of test set-up: builders act as the system, tests that check rights pass a person.
 SYSTEM = System(reason="test")
+PORTAL_PASSWORD = "un-mot-de-passe-solide-42"
 
 
 def tax_category(organisation, code: str, name: str, rate_codes: list[str]) -> TaxCategory:
@@ -138,4 +140,20 @@ def staff(organisation, email="proprio@example.test", role="owner", password="mo
         password=password,
         role=role,
         full_name="Sophie Tremblay",
+    )
+
+
+def logged_in(client, customer, username="client@cafe.test"):
+    """``client`` signed in to the portal as a new user of ``customer``."""
+    user = User.objects.create_user(username, PORTAL_PASSWORD, customer=customer)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def pay_saved(invoice, method, key="collect-2026-03-22-1"):
+    """The collection run's charge of ``invoice`` on a saved method, with its idempotency key."""
+    from acquitte.payments import services as payment_services
+
+    return payment_services.pay_invoice(
+        invoice=invoice, payment_method=method, idempotency_key=key, actor=SYSTEM
     )

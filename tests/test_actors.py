@@ -475,6 +475,7 @@ CASES: dict[str, tuple[Callable[[World, Actor], Any], bool]] = {
         True,
     ),
     "payments.reconcile_payments": (lambda w, a: payments.reconcile_payments(actor=a), False),
+    "payments.sweep_abandoned_setups": (lambda w, a: payments.sweep_abandoned_setups(actor=a), False),
     "payments.record_payment": (
         lambda w, a: payments.record_payment(
             organisation=w.org, customer=w.customer, amount="1.00", method=Payment.Method.CHEQUE, actor=a

@@ -311,6 +311,7 @@ PAYPAL_PARTNER_CLIENT_ID = os.environ.get("PAYPAL_PARTNER_CLIENT_ID", "")
 PAYPAL_PARTNER_CLIENT_SECRET = os.environ.get("PAYPAL_PARTNER_CLIENT_SECRET", "")
 PAYPAL_PARTNER_MERCHANT_ID = os.environ.get("PAYPAL_PARTNER_MERCHANT_ID", "")
 PAYPAL_PARTNER_MODE = os.environ.get("PAYPAL_PARTNER_MODE", "test")
+PAYPAL_PARTNER_WEBHOOK_ID = os.environ.get("PAYPAL_PARTNER_WEBHOOK_ID", "")
 
 # SMS: the default keeps messages in the outbox only; set SMS_BACKEND to the Twilio backend in production.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "acquitte.notifications.sms.OutboxOnlyBackend")
@@ -362,6 +363,10 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"pending": False},
     },
     "reconcile-pending-payments": {"task": "acquitte.payments.tasks.reconcile_payments", "schedule": 300.0},
+    "sweep-abandoned-setups": {
+        "task": "acquitte.payments.tasks.sweep_abandoned_setups",
+        "schedule": 3600.0,
+    },
     "deliver-queued-messages": {
         "task": "acquitte.notifications.tasks.deliver_queued_messages",
         "schedule": 60.0,

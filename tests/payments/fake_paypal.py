@@ -6,6 +6,10 @@ vaulted token (completed in the same call); honours PayPal-Request-Id (the same 
 same order, capture, setup or payment token), wants the OAuth bearer token on every API call, and
 records each request so tests can see what the SDK sent. Tests play the payer with ``approve`` and
 ``approve_setup``, and decide what signature verification answers.
+
+A partner app (``partner``: its client id and secret) acts for a seller with the PayPal-Auth-Assertion
+header: what it makes then belongs to that seller, and a token vaulted for one seller is unknown to
+every other (merchant-level vaulting).
 """
 
 import base64
@@ -38,6 +42,14 @@ class Seen:
         return json.loads(self.body)
 
 
+def seller_of(assertion: str) -> str:
+    """The merchant id a PayPal-Auth-Assertion names ("" for none: the app's own account)."""
+    if not assertion:
+        return ""
+    claims = assertion.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["payer_id"]
+
+
 def _paypal_id() -> str:
     return secrets.token_hex(9).upper()[:17]
 
@@ -64,6 +76,13 @@ class _Handler(QuietHandler):
             time.sleep(fake.stall_orders)
             with contextlib.suppress(OSError):
                 self._reply(*self.deferred)
+
+    def _seller(self) -> str:
+        return seller_of(self.headers.get("PayPal-Auth-Assertion", ""))
+
+    def _owned(self, resource_id: str | None) -> bool:
+        """Whether the caller's seller owns the order or token: another seller's is not found."""
+        return self.server.fake.owners.get(resource_id) == self._seller()
 
     def _route(self, path: str, parts: list[str], body: bytes):
         if (self.command, path) == ("POST", "/v2/checkout/orders"):
@@ -110,10 +129,11 @@ class _Handler(QuietHandler):
 
     def _token(self, body: bytes):
         header = self.headers.get("Authorization", "")
-        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        pairs = [(CLIENT_ID, CLIENT_SECRET), *filter(None, [self.server.fake.partner])]
+        expected = {f"Basic {base64.b64encode(f'{i}:{s}'.encode()).decode()}" for i, s in pairs}
         if parse_qs(body.decode()).get("grant_type") != ["client_credentials"]:
             self._reply(400, {"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"})
-        elif header != f"Basic {expected}":
+        elif header not in expected:
             self._reply(401, {"error": "invalid_client", "error_description": "Client Authentication failed"})
         else:
             self._reply(
@@ -160,6 +180,7 @@ class _Handler(QuietHandler):
             ],
         }
         fake.orders[order_id] = order
+        fake.owners[order_id] = self._seller()
         if request_id:
             fake.order_requests[request_id] = order_id
         self._reply(201, order)
@@ -167,7 +188,7 @@ class _Handler(QuietHandler):
     def _vaulted_order(self, request: dict, vault_id: str, request_id: str | None):
         """An order paid with a saved PayPal account: PayPal completes it at once, no payer."""
         fake = self.server.fake
-        if vault_id not in fake.payment_tokens:
+        if vault_id not in fake.payment_tokens or not self._owned(vault_id):
             self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
             return
         if fake.vault_issue:
@@ -185,6 +206,8 @@ class _Handler(QuietHandler):
         if fake.capture_status == "DECLINED":
             capture["status_details"] = {"reason": "DECLINED_BY_RISK_FRAUD_FILTERS"}
         unit["payments"] = {"captures": [capture]}
+        if self._seller():
+            unit["payee"] = {"merchant_id": self._seller()}
         order = {
             "id": order_id,
             "intent": request["intent"],
@@ -194,6 +217,7 @@ class _Handler(QuietHandler):
             "links": [{"href": f"{fake.url}/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"}],
         }
         fake.orders[order_id] = order
+        fake.owners[order_id] = self._seller()
         fake.captures[capture["id"]] = {"capture": capture, "refunded": Decimal(0)}
         if request_id:
             fake.order_requests[request_id] = order_id
@@ -227,13 +251,14 @@ class _Handler(QuietHandler):
             "experience_context": experience,
         }
         fake.setup_tokens[setup_id] = setup
+        fake.owners[setup_id] = self._seller()
         if request_id:
             fake.setup_requests[request_id] = setup_id
         self._reply(201, setup)
 
     def _show_setup_token(self, setup_id: str):
         setup = self.server.fake.setup_tokens.get(setup_id)
-        if setup is None:
+        if setup is None or not self._owned(setup_id):
             self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
         else:
             self._reply(200, setup)
@@ -246,7 +271,7 @@ class _Handler(QuietHandler):
             return
         source = (request.get("payment_source") or {}).get("token") or {}
         setup = fake.setup_tokens.get(source.get("id"))
-        if source.get("type") != "SETUP_TOKEN" or setup is None:
+        if source.get("type") != "SETUP_TOKEN" or setup is None or not self._owned(source.get("id")):
             self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
             return
         if setup["status"] != "APPROVED":
@@ -260,13 +285,14 @@ class _Handler(QuietHandler):
         }
         setup["status"] = "VAULTED"
         fake.payment_tokens[token["id"]] = token
+        fake.owners[token["id"]] = self._seller()
         if request_id:
             fake.payment_token_requests[request_id] = token["id"]
         self._reply(201, token)
 
     def _show_order(self, order_id: str):
         order = self.server.fake.orders.get(order_id)
-        if order is None:
+        if order is None or not self._owned(order_id):
             self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
         else:
             self._reply(200, order)
@@ -277,7 +303,7 @@ class _Handler(QuietHandler):
         order = fake.orders.get(order_id)
         if request_id and (order_id, request_id) in fake.capture_requests:
             self._reply(200, fake.capture_requests[(order_id, request_id)])
-        elif order is None:
+        elif order is None or not self._owned(order_id):
             self._error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID")
         elif order["status"] == "COMPLETED":
             self._error(422, "UNPROCESSABLE_ENTITY", "ORDER_ALREADY_CAPTURED")
@@ -336,7 +362,7 @@ class _Handler(QuietHandler):
             self._error(400, "VALIDATION_ERROR", "MISSING_REQUIRED_PARAMETER")
             return
         fake.verified.append(request)
-        genuine = fake.verification == "SUCCESS" and request["webhook_id"] == WEBHOOK_ID
+        genuine = fake.verification == "SUCCESS" and request["webhook_id"] in fake.webhook_ids
         self._reply(200, {"verification_status": "SUCCESS" if genuine else "FAILURE"})
 
 
@@ -371,6 +397,12 @@ class FakePayPal(LocalFake):
         self.capture_status = "COMPLETED"
         self.capture_issue = ""
         self.verification = "SUCCESS"
+        #: The partner app's (client id, secret), when one acts for sellers.
+        self.partner: tuple[str, str] | None = None
+        #: Who owns each order and token: a seller's merchant id, "" for the app's own account.
+        self.owners: dict[str | None, str] = {}
+        #: The webhooks whose deliveries PayPal vouches for (the partner app adds its own).
+        self.webhook_ids = {WEBHOOK_ID}
         self.lock = threading.Lock()
         super().__init__()
 

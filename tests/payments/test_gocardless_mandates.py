@@ -328,7 +328,7 @@ class TestWebhook:
             ("PM0007", ChargeStatus.PENDING),
             ("PM0007", ChargeStatus.SUCCEEDED),
             ("PM0007", ChargeStatus.FAILED),
-            ("PM0007", ChargeStatus.FAILED),
+            ("PM0007", ChargeStatus.REVERSED),
         ]
 
     def test_a_stored_mandate_event_parses_to_the_same_method_event(self, provider):

@@ -156,7 +156,7 @@ class TestStatus:
             ("paid_out", ChargeResult(status="succeeded")),
             ("failed", ChargeResult(status="failed", failure_code="failed")),
             ("cancelled", ChargeResult(status="failed", failure_code="cancelled")),
-            ("charged_back", ChargeResult(status="failed", failure_code="charged_back")),
+            ("charged_back", ChargeResult(status="reversed", failure_code="charged_back")),
         ],
     )
     def test_a_payment_by_its_status(self, provider, fake, status, expected):
@@ -292,8 +292,8 @@ class TestWebhook:
             ("payments.confirmed", "PM0001", "pending", ""),
             ("payments.paid_out", "PM0001", "succeeded", ""),
             ("payments.failed", "PM0003", "failed", ""),
-            ("payments.late_failure_settled", "PM0004", "failed", ""),
-            ("payments.charged_back", "PM0005", "failed", ""),
+            ("payments.late_failure_settled", "PM0004", "reversed", ""),
+            ("payments.charged_back", "PM0005", "reversed", ""),
         ]
         assert [p.event_id for p in parsed] == [e["id"] for e in events[:7]]
         assert all(p.payload == by_id[p.event_id] for p in parsed)

@@ -2,10 +2,12 @@
 SDK against the local fake: setup, return, webhooks, SCA, network updates, reconciliation."""
 
 import datetime
+import io
 import urllib.parse
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.test import TestCase
 
 from acquitte.core.errors import BusinessError, ErrorCode
@@ -40,9 +42,7 @@ def customer(org_qc):
 
 @pytest.fixture
 def portal(client, customer):
-    user = User.objects.create_user("client@cafe.test", PASSWORD, customer=customer)
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client
+    return factories.logged_in(client, customer, "client@cafe.test")
 
 
 def local(url):
@@ -284,3 +284,47 @@ def test_start_setup_refuses_another_customer(org_qc, customer, stripe):
     with pytest.raises(PermissionDenied):
         services.start_method_setup(customer=customer, kind="card", actor=user)
     assert not MethodSetup.objects.exists() and not stripe.requests
+
+
+def week_old(setup):
+    MethodSetup.objects.filter(pk=setup.pk).update(
+        created_at=setup.created_at - services.setup.SETUP_ABANDONED_AFTER - datetime.timedelta(minutes=1)
+    )
+
+
+def test_the_sweep_closes_setups_left_on_the_providers_page(portal, org_qc, stripe):
+    session_id = open_setup(portal, stripe)
+    setup = MethodSetup.objects.get()
+    assert services.sweep_abandoned_setups(actor=factories.SYSTEM) == {"saved": 0, "closed": 0}  # too young
+    week_old(setup)
+    assert services.sweep_abandoned_setups(actor=factories.SYSTEM) == {"saved": 0, "closed": 1}
+    assert MethodSetup.objects.get().status == MethodSetup.Status.FAILED
+    # Finished at Stripe after all: the closed setup saves nothing.
+    stripe.complete_setup(session_id)
+    portal.get(local(stripe.sessions[session_id]["success_url"]))
+    assert not PaymentMethod.objects.filter(provider="stripe").exists()
+    assert services.sweep_abandoned_setups(actor=factories.SYSTEM) == {"saved": 0, "closed": 0}
+
+
+def test_the_sweep_saves_a_card_whose_return_and_webhook_were_lost(portal, org_qc, stripe):
+    session_id = open_setup(portal, stripe)
+    stripe.complete_setup(session_id)
+    week_old(MethodSetup.objects.get())
+    assert services.sweep_abandoned_setups(actor=factories.SYSTEM) == {"saved": 1, "closed": 0}
+    assert PaymentMethod.objects.get(provider="stripe").is_default
+
+
+def test_the_sweep_leaves_a_setup_stripe_cannot_answer_for(portal, org_qc, stripe, settings):
+    open_setup(portal, stripe)
+    week_old(MethodSetup.objects.get())
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    assert services.sweep_abandoned_setups(actor=factories.SYSTEM) == {"saved": 0, "closed": 0}
+    assert MethodSetup.objects.get().status == MethodSetup.Status.OPEN
+
+
+def test_reconcile_payments_command_sweeps_setups_too(portal, org_qc, stripe):
+    open_setup(portal, stripe)
+    out = io.StringIO()
+    call_command("reconcile_payments", "--setups-older-than", "0", stdout=out)
+    assert "enregistrements abandonnés : 1 clos, 0 moyens retrouvés" in out.getvalue()
+    assert MethodSetup.objects.get().status == MethodSetup.Status.FAILED

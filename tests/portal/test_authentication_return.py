@@ -35,9 +35,7 @@ def stripe(settings, org_qc):
 
 @pytest.fixture
 def portal(client, customer_qc):
-    user = User.objects.create_user("client@cafe.test", PASSWORD, customer=customer_qc)
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client
+    return factories.logged_in(client, customer_qc, "client@cafe.test")
 
 
 def local(url):

@@ -373,6 +373,7 @@ class LedgerEntry(models.Model):
         VOID = "void", _("Annulation")
         PAYMENT = "payment", _("Paiement")
         REFUND = "refund", _("Remboursement")
+        CHARGEBACK = "chargeback", _("Paiement contesté")
 
     organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(

@@ -25,6 +25,9 @@ class ChargeStatus(StrEnum):
     OPEN = "open"
     #: SCA: the customer must authenticate at the result's ``action_url`` before the money moves.
     ACTION_REQUIRED = "action_required"
+    #: The money moved, then went back to the payer: a chargeback, or a direct debit that failed
+    #: after it was paid out.
+    REVERSED = "reversed"
 
 
 class MethodStatus(StrEnum):
@@ -121,6 +124,9 @@ class ProviderEvent:
     #: The id later events will carry instead of ``reference`` (a GoCardless billing request becomes
     #: a payment), so that both find the same charge.
     new_reference: str = ""
+    #: Our idempotency key, when the event carries it (a PayPal capture's ``custom_id``): it finds a
+    #: charge whose answer never reached us, so that has no reference yet.
+    idempotency_key: str = ""
 
 
 class WebhookRejected(Exception):

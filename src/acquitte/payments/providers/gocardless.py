@@ -59,9 +59,9 @@ PAYMENT_STATUSES = {
     "failed": ChargeStatus.FAILED,
     "cancelled": ChargeStatus.FAILED,
     "customer_approval_denied": ChargeStatus.FAILED,
-    "charged_back": ChargeStatus.FAILED,
+    "charged_back": ChargeStatus.REVERSED,
 }
-PAYMENT_EVENTS = {**PAYMENT_STATUSES, "late_failure_settled": ChargeStatus.FAILED}
+PAYMENT_EVENTS = {**PAYMENT_STATUSES, "late_failure_settled": ChargeStatus.REVERSED}
 BILLING_REQUEST_EVENTS = {"fulfilled": ChargeStatus.PENDING, "cancelled": ChargeStatus.UNKNOWN}
 #: A mandate-only billing request: fulfilled means the mandate exists; cancelled, the payer gave up.
 SETUP_STATUSES = {"fulfilled": ChargeStatus.SUCCEEDED, "cancelled": ChargeStatus.FAILED}
@@ -417,7 +417,7 @@ def _billing_request_result(billing_request: Any) -> ChargeResult:
 def _payment_result(payment: Any) -> ChargeResult:
     """A failed payment's cause is only in its events; its status says enough to show."""
     status = PAYMENT_STATUSES.get(payment.status, ChargeStatus.PENDING)
-    failed = status == ChargeStatus.FAILED
+    failed = status in (ChargeStatus.FAILED, ChargeStatus.REVERSED)
     return ChargeResult(status=status, reference=payment.id, failure_code=payment.status if failed else "")
 
 

@@ -57,8 +57,9 @@ STRIPE_EVENTS = [
     "payment_method.automatically_updated",
     "payment_method.detached",
 ]
-#: What the seller lets the platform do for them through PayPal's partner onboarding.
-PAYPAL_FEATURES = ["PAYMENT", "REFUND"]
+#: What the seller lets the platform do for them through PayPal's partner onboarding: take and
+#: refund payments, and save PayPal accounts in the seller's vault to charge them later.
+PAYPAL_FEATURES = ["PAYMENT", "REFUND", "VAULT", "BILLING_AGREEMENT"]
 
 
 @dataclass(frozen=True)
@@ -447,7 +448,8 @@ def _paypal_referral(*, return_url: str, tracking_id: str) -> str:
                     },
                 }
             ],
-            "products": ["EXPRESS_CHECKOUT"],
+            "products": ["EXPRESS_CHECKOUT", "ADVANCED_VAULTING"],
+            "capabilities": ["PAYPAL_WALLET_VAULTING_ADVANCED"],
             "legal_consents": [{"type": "SHARE_DATA_CONSENT", "granted": True}],
             "partner_config_override": {"return_url": return_url},
         },

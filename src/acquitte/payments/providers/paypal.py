@@ -9,6 +9,7 @@ page, we turn it into a payment token, and orders paid with that token (``vault_
 one call, without the payer.
 """
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -18,6 +19,9 @@ from typing import Any
 import requests
 from apimatic_core.exceptions.auth_validation_exception import (  # type: ignore[import-untyped]  # apimatic_core ships no types
     AuthValidationException,
+)
+from apimatic_core.http.http_callback import (  # type: ignore[import-untyped]  # apimatic_core ships no types
+    HttpCallBack,
 )
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -70,6 +74,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
 VERIFY_PATH = "/v1/notifications/verify-webhook-signature"
+TOKEN_PATH = "/v1/oauth2/token"
 # PayPal refuses decimals for these currencies.
 ZERO_DECIMAL_CURRENCIES = {"HUF", "JPY", "TWD"}
 TRANSMISSION_HEADERS = {
@@ -119,8 +124,36 @@ def _captures(order: dict[str, Any]) -> list[dict[str, Any]]:
     return [capture for unit in units for capture in (unit.get("payments") or {}).get("captures") or []]
 
 
+def auth_assertion(*, client_id: str, merchant_id: str) -> str:
+    """The PayPal-Auth-Assertion naming the seller a partner acts for: an unsigned JWT (``alg`` none,
+    empty signature) whose issuer is the partner's client id and ``payer_id`` the seller's merchant
+    id, as PayPal's reference builds it."""
+
+    def part(data: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part({'iss': client_id, 'payer_id': merchant_id})}."
+
+
+class _ActForMerchant(HttpCallBack):  # type: ignore[misc]  # its base comes from untyped apimatic_core
+    """Every call but the token request carries the assertion, so the order, the vault token or the
+    refund belongs to the seller, not to the platform."""
+
+    def __init__(self, assertion: str):
+        self.assertion = assertion
+
+    def on_before_request(self, request: Any) -> None:
+        if not str(request.query_url).endswith(TOKEN_PATH):
+            request.add_header("PayPal-Auth-Assertion", self.assertion)
+
+    def on_after_response(self, http_response: Any) -> None:
+        return None
+
+
 class PayPalProvider(Provider):
-    """Credentials: ``client_id`` and ``client_secret`` of the REST app, ``webhook_id`` of its webhook.
+    """Credentials: ``client_id`` and ``client_secret`` of the REST app, ``webhook_id`` of its webhook;
+    or, for a seller connected through partner onboarding, only its ``merchant_id``: the platform's
+    partner app then calls PayPal on the seller's behalf, and its webhook brings the events.
 
     Answers are read as plain JSON (``response.text``): the SDK's models leave absent fields unset
     rather than None, which would make every lookup a guard.
@@ -132,15 +165,30 @@ class PayPalProvider(Provider):
     def __init__(self, *, credentials: dict[str, str] | None = None, mode: str = "test"):
         super().__init__(credentials=credentials, mode=mode)
         self.base_url = getattr(settings, "PAYPAL_API_BASES", DEFAULT_PAYPAL_API_BASES)[mode]
+        client_id, client_secret = (
+            self.credentials.get("client_id", ""),
+            self.credentials.get("client_secret", ""),
+        )
+        self.webhook_id = self.credentials.get("webhook_id", "")
+        callback = None
+        merchant_id = self.credentials.get("merchant_id", "")
+        if merchant_id and not client_id:
+            client_id, client_secret = (
+                settings.PAYPAL_PARTNER_CLIENT_ID,
+                settings.PAYPAL_PARTNER_CLIENT_SECRET,
+            )
+            self.webhook_id = settings.PAYPAL_PARTNER_WEBHOOK_ID
+            callback = _ActForMerchant(auth_assertion(client_id=client_id, merchant_id=merchant_id))
         self.client = PaypalServersdkClient(
             config=_PayPalConfiguration(
                 base_uri=self.base_url,
                 timeout=TIMEOUT_SECONDS,
+                http_call_back=callback,
                 environment=Environment.SANDBOX
                 if mode == ProviderAccount.Mode.TEST
                 else Environment.PRODUCTION,
                 client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-                    self.credentials.get("client_id", ""), self.credentials.get("client_secret", "")
+                    client_id, client_secret
                 ),
             )
         )
@@ -338,8 +386,9 @@ class PayPalProvider(Provider):
     def fetch_status(self, *, idempotency_key: str) -> ChargeResult:
         """Open: PayPal cannot be searched by PayPal-Request-Id or custom_id, and repeating the
         create would need the token and amount, and would charge again once PayPal has forgotten the
-        id (it keeps it for hours). The charge stays in doubt; its capture webhooks carry our key as
-        ``custom_id``. Hosted payments are reconciled by reference instead."""
+        id (it keeps it for hours). The charge stays in doubt until its capture webhook, which
+        carries our key as ``custom_id`` and settles it by that key. Hosted payments are
+        reconciled by reference instead."""
         return ChargeResult(status=ChargeStatus.OPEN)
 
     def refund(
@@ -402,7 +451,7 @@ class PayPalProvider(Provider):
         fields = {name: lowered.get(header, "") for name, header in TRANSMISSION_HEADERS.items()}
         if not all(fields.values()):
             raise WebhookRejected("missing PayPal transmission headers", 401)
-        webhook_id = self.credentials.get("webhook_id", "")
+        webhook_id = self.webhook_id
         if not webhook_id:
             raise WebhookRejected("no PayPal webhook id configured", 401)
         try:
@@ -454,6 +503,7 @@ class PayPalProvider(Provider):
                 reference=str(order_id),
                 status=status,
                 payload=payload,
+                idempotency_key=str(payload["resource"].get("custom_id") or ""),
             )
         except (KeyError, TypeError) as exc:
             raise WebhookRejected("malformed or unhandled event", 400) from exc

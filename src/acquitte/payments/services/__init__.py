@@ -14,7 +14,7 @@ from .oauth import finish_connect, oauth_providers, start_connect
 from .outcomes import TRANSITIONS, apply_charge_result, transition
 from .reconciliation import reconcile_payments
 from .refunds import apply_refund_result, refund
-from .setup import apply_method_event, complete_method_setup, start_method_setup
+from .setup import apply_method_event, complete_method_setup, start_method_setup, sweep_abandoned_setups
 from .webhooks import process_webhook_event, receive_webhook, webhook_secret
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "start_connect",
     "start_hosted_payment",
     "start_method_setup",
+    "sweep_abandoned_setups",
     "transition",
     "webhook_secret",
 ]

@@ -23,7 +23,7 @@ from acquitte.core.services import record_transition
 from acquitte.core.tenancy import check_can_act_for
 from acquitte.customers.models import User
 from acquitte.invoicing.models import Invoice, LedgerEntry
-from acquitte.invoicing.services import convert_proforma, settle_oldest_first
+from acquitte.invoicing.services import convert_proforma, reverse_allocations, settle_oldest_first
 from acquitte.notifications.services import StaffNotice, notify_staff
 
 from ..models import ChargeAttempt, Payment
@@ -46,6 +46,7 @@ TRANSITIONS: dict[Payment.Status, frozenset[Payment.Status]] = {
 FAILURE_MESSAGES = {
     "card_declined": gettext_noop("Carte refusée par la banque."),
     "insufficient_funds": gettext_noop("Fonds insuffisants."),
+    "charged_back": gettext_noop("Prélèvement rejeté ou contesté par le payeur."),
     "": gettext_noop("Paiement refusé."),
 }
 
@@ -143,6 +144,13 @@ def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: 
     )
     payment = attempt.payment
     check_can_act_for(actor, payment.customer)
+    if result.status == ChargeStatus.REVERSED:
+        if attempt.state == ChargeAttempt.State.SUCCEEDED:
+            return charge_back(payment=payment, actor=actor)
+        # Reversed before we heard it was paid: it never stayed paid, so it failed.
+        result = ChargeResult(
+            status=ChargeStatus.FAILED, reference=result.reference, failure_code="charged_back"
+        )
     answer = read_answer(attempt, payment, result)
     if not answer.applies:
         return payment
@@ -163,6 +171,50 @@ def apply_charge_result(*, attempt: ChargeAttempt, result: ChargeResult, actor: 
             body=notice.body,
             link=notice.link,
         )
+    return payment
+
+
+def take_back(*, payment: Payment, amount: Decimal, kind: LedgerEntry.Kind, actor: Actor) -> None:
+    """``amount`` of a (locked) payment went back to the payer: reopen what it settled, as far as
+    it goes, and owe the amount again in the ledger (a refund, a chargeback)."""
+    reverse_allocations(
+        payment=payment,
+        amount=min(amount, sum((a.amount for a in payment.allocations.all()), Decimal(0))),
+        actor=actor,
+    )
+    LedgerEntry.objects.create(
+        organisation_id=payment.organisation_id,
+        customer_id=payment.customer_id,
+        kind=kind,
+        amount=amount,
+        payment=payment,
+        occurred_on=timezone.localdate(),
+    )
+
+
+def charge_back(*, payment: Payment, actor: Actor) -> Payment:
+    """The payer's bank took a paid charge back: what it had settled is owed again, the ledger
+    says so, and staff are told. Once: a charged-back payment never moves again."""
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("organisation", "customer")
+        .get(pk=payment.pk)
+    )
+    if Payment.Status(payment.status) not in (Payment.Status.SUCCEEDED, Payment.Status.PARTLY_REFUNDED):
+        return payment
+    amount = payment.amount - payment.amount_refunded
+    take_back(payment=payment, amount=amount, kind=LedgerEntry.Kind.CHARGEBACK, actor=actor)
+    payment.failure_message = _(FAILURE_MESSAGES["charged_back"])
+    transition(payment=payment, to=Payment.Status.CHARGED_BACK, actor=actor)
+    notify_staff(
+        organisation=payment.organisation,
+        actor=actor,
+        kind="payment_charged_back",
+        subject=_("Paiement contesté : %(amount)s, %(customer)s")
+        % {"amount": money(amount, payment), "customer": payment.customer.name},
+        body=payment.failure_message,
+        link=staff_link(payment),
+    )
     return payment
 
 

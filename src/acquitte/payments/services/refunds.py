@@ -15,12 +15,11 @@ from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.money import Amount
 from acquitte.core.tenancy import check_can_write
 from acquitte.invoicing.models import LedgerEntry
-from acquitte.invoicing.services import reverse_allocations
 
 from ..models import Payment, RefundAttempt
 from ..providers import ChargeResult, ChargeStatus
 from ..selectors import provider_client
-from .outcomes import positive_amount, transition, user_of
+from .outcomes import positive_amount, take_back, transition, user_of
 
 logger = logging.getLogger(__name__)
 
@@ -139,19 +138,7 @@ def apply_refund_result(*, attempt: RefundAttempt, result: ChargeResult, actor: 
 def _give_back(*, payment: Payment, amount: Decimal, actor: Actor) -> None:
     """The refund is made: reopen what the payment settled and owe the amount again (locked payment)."""
     payment.amount_refunded += amount
-    reverse_allocations(
-        payment=payment,
-        amount=min(amount, sum((a.amount for a in payment.allocations.all()), Decimal(0))),
-        actor=actor,
-    )
-    LedgerEntry.objects.create(
-        organisation_id=payment.organisation_id,
-        customer_id=payment.customer_id,
-        kind=LedgerEntry.Kind.REFUND,
-        amount=amount,
-        payment=payment,
-        occurred_on=timezone.localdate(),
-    )
+    take_back(payment=payment, amount=amount, kind=LedgerEntry.Kind.REFUND, actor=actor)
     full = payment.amount_refunded == payment.amount
     transition(
         payment=payment, to=Payment.Status.REFUNDED if full else Payment.Status.PARTLY_REFUNDED, actor=actor

@@ -5,8 +5,10 @@ provider is never called inside a transaction: ask, then apply under the setup's
 customer's return and the webhook, in either order or twice, save one method.
 """
 
+import datetime
 import logging
 import uuid
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -15,11 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from acquitte.core.actors import Actor
+from acquitte.core.actors import Actor, System
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.models import AuditAction
 from acquitte.core.services import record_transition
-from acquitte.core.tenancy import check_can_act_for
+from acquitte.core.tenancy import check_can_act_for, check_is_system
 from acquitte.customers.models import Customer
 from acquitte.notifications.services import queue_email
 
@@ -204,6 +206,39 @@ def _save(setup: MethodSetup, saved: SavedMethod, actor: Actor) -> PaymentMethod
         to_state=PaymentMethod.Status.VALID,
     )
     return method
+
+
+#: A setup still open this long after it began was left on the provider's page: a week, far longer
+#: than a customer stays there (Stripe closes its setup page after 24 hours at most).
+SETUP_ABANDONED_AFTER = datetime.timedelta(days=7)
+
+
+class SweepCounts(TypedDict):
+    saved: int
+    closed: int
+
+
+def sweep_abandoned_setups(
+    *, actor: System, older_than: datetime.timedelta = SETUP_ABANDONED_AFTER
+) -> SweepCounts:
+    """Close the setups customers abandoned. Each is asked about once more first, so one whose
+    return and webhook were both lost still saves its method; one the provider cannot answer for
+    now is left for the next run. Only the system runs it: it acts on every organisation."""
+    check_is_system(actor)
+    counts = SweepCounts(saved=0, closed=0)
+    stale = MethodSetup.objects.filter(
+        status=MethodSetup.Status.OPEN, created_at__lt=timezone.now() - older_than
+    ).select_related("customer")
+    for setup in stale.iterator():
+        try:
+            setup = complete_method_setup(setup=setup, actor=actor)
+        except BusinessError:
+            logger.warning("setup %s: the provider did not answer, asked again next run", setup.pk)
+            continue
+        if setup.status == MethodSetup.Status.OPEN:
+            setup = _close_setup(setup, MethodSetup.Status.FAILED, None, actor)
+        counts["saved" if setup.status == MethodSetup.Status.COMPLETED else "closed"] += 1
+    return counts
 
 
 def find_setup(*, organisation_id: int, provider: str, reference: str) -> MethodSetup | None:

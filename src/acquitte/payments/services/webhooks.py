@@ -131,6 +131,21 @@ def _mark(event_id: int, *, matched: bool, error: str) -> None:
     event.save(update_fields=["status", "processed_at", "error"])
 
 
+def attempt_named(
+    *, organisation_id: int | None, provider: str, event: ProviderEvent
+) -> ChargeAttempt | None:
+    """The charge an event names: by the provider's reference, else by our key for a charge whose
+    answer never came (it has no reference yet). Any organisation's when ``organisation_id`` is None."""
+    attempts = ChargeAttempt.objects.filter(provider=provider)
+    if organisation_id is not None:
+        attempts = attempts.filter(organisation_id=organisation_id)
+    references = [r for r in (event.reference, event.new_reference) if r]
+    found = attempts.filter(provider_reference__in=references).first()
+    if found is None and event.idempotency_key:
+        found = attempts.filter(idempotency_key=event.idempotency_key, provider_reference="").first()
+    return found
+
+
 @transaction.atomic
 def _apply_event(event_id: int) -> None:
     event = WebhookEvent.objects.select_for_update().get(pk=event_id)
@@ -149,11 +164,7 @@ def _apply_event(event_id: int) -> None:
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "processed_at", "error"])
         return
-    attempt = ChargeAttempt.objects.filter(
-        organisation_id=event.organisation_id,
-        provider=event.provider,
-        provider_reference__in=[r for r in (parsed.reference, parsed.new_reference) if r],
-    ).first()
+    attempt = attempt_named(organisation_id=event.organisation_id, provider=event.provider, event=parsed)
     if attempt is None:
         event.status, event.error = WebhookEvent.Status.UNMATCHED, "unknown charge"
     else:
