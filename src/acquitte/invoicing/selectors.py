@@ -139,7 +139,9 @@ def staff_invoices(
 def default_billing_addresses(customer_ids: Iterable[int]) -> dict[int, Address]:
     """Each customer's default billing address (or its first one), in one query."""
     found: dict[int, Address] = {}
-    for address in Address.objects.filter(customer_id__in=customer_ids).order_by("-is_default", "id"):
+    for address in Address.objects.filter(customer_id__any_of=list(customer_ids)).order_by(
+        "-is_default", "id"
+    ):
         found.setdefault(address.customer_id, address)
     return found
 

@@ -178,8 +178,24 @@ def _product_id(adjustment: Adjustment) -> int:
     return adjustment.product_id or adjustment.subscription.product_id
 
 
+def _billed(slices: dict[int, list[Slice]]) -> set[tuple[int, datetime.date]]:
+    """Which of these subscriptions' due slices are billed already, by (subscription, start).
+
+    Read by the subscriptions' ids (one array parameter on PostgreSQL) and from the earliest due
+    start: through the (subscription, period_start) index whatever the table's statistics say,
+    where a filter on the organisation let a stale plan scan every period it ever billed."""
+    if not slices:
+        return set()
+    earliest = min(parts[0].start for parts in slices.values())
+    return set(
+        BilledPeriod.objects.filter(subscription_id__any_of=list(slices), period_start__gte=earliest)
+        .order_by()
+        .values_list("subscription_id", "period_start")
+    )
+
+
 def _sites(site_ids: set[int]) -> dict[int, str]:
-    return dict(Site.objects.filter(pk__in=site_ids).values_list("pk", "name"))
+    return dict(Site.objects.filter(pk__any_of=list(site_ids)).values_list("pk", "name"))
 
 
 def _products(product_ids: set[int]) -> dict[int, Product]:
@@ -245,13 +261,13 @@ class _Planner:
             .select_related("subscription", "corrects")
         )
         adjustments = [a for a in adjustments if a.subscription.customer_id in customers]
-        billed = set(
-            BilledPeriod.objects.filter(
-                organisation=organisation,
-                subscription__customer_id__gte=span[0],
-                subscription__customer_id__lte=span[1],
-            ).values_list("subscription_id", "period_start")
-        )
+        slices = {
+            row[0]: due_slices(
+                period=row[7], started_on=row[8], ends_on=row[9], bill_day=self.bill_day, as_of=self.as_of
+            )
+            for row in rows
+        }
+        billed = _billed({pk: parts for pk, parts in slices.items() if parts})
         sites = _sites(
             {r[2] for r in rows if r[2]}
             | {a.subscription.site_id for a in adjustments if a.subscription.site_id}
@@ -266,7 +282,9 @@ class _Planner:
             if row[1] in refused:
                 continue
             try:
-                for key, line in self._subscription_lines(row, customer, billed, sites, products):
+                for key, line in self._subscription_lines(
+                    row, customer, slices[row[0]], billed, sites, products
+                ):
                     by_customer.setdefault(row[1], []).append((key, line))
             except BusinessError as exc:
                 refused.add(row[1])
@@ -306,14 +324,12 @@ class _Planner:
         self,
         row: SubscriptionRow,
         customer: Customer,
+        slices: list[Slice],
         billed: set[tuple[int, datetime.date]],
         sites: dict[int, str],
         products: dict[int, Product],
     ) -> Iterator[tuple[tuple, PreviewLine]]:
-        pk, _customer_id, site_id, product_id, text, quantity, unit_price, period, started_on, ends_on = row
-        slices = due_slices(
-            period=period, started_on=started_on, ends_on=ends_on, bill_day=self.bill_day, as_of=self.as_of
-        )
+        pk, _customer_id, site_id, product_id, text, quantity, unit_price, *_rest = row
         product = products[product_id]
         site_name = sites.get(site_id, "") if site_id else ""
         base = self._description(customer, text, site_name)

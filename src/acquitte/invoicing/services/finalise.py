@@ -77,8 +77,8 @@ def finalise_checked(
     """``finalise_invoices`` once the caller has checked who acts.
 
     ``new_lines`` (each draft's lines by its id) says the caller created these drafts in its
-    current transaction, customers loaded: no other transaction can see them, so they are
-    neither locked nor read back (a billing run finalises thousands a second)."""
+    current transaction (``posting.give_ids``), customers loaded: no other transaction can see
+    them, so they are neither locked nor read back (a billing run finalises thousands a second)."""
     with transaction.atomic():
         if new_lines is None:
             locked = _lock_drafts(organisation, invoices)

@@ -64,11 +64,7 @@ def insert_rows(
         if connection.vendor == "postgresql":
             json_at = [(i, f) for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
             if ids:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [meta.db_table, len(rows)],
-                )
-                new_ids = [row[0] for row in cursor.fetchall()]
+                new_ids = _next_ids(cursor, meta.db_table, len(rows))
             columns_sql = ", ".join((["id"] if ids else []) + names)
             with cursor.cursor.copy(f"COPY {table} ({columns_sql}) FROM STDIN") as copy:
                 for n, row in enumerate(rows):
@@ -88,6 +84,36 @@ def insert_rows(
             cursor.execute(sql, values)
             new_ids.append(cursor.lastrowid)
     return new_ids
+
+
+def _next_ids(cursor: Any, table: str, count: int) -> list[int]:
+    """``count`` new ids from the table's sequence (PostgreSQL)."""
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def give_ids(drafts: Sequence[Invoice]) -> None:
+    """Ids for drafts built in memory, so that their lines can be written beside them.
+
+    On PostgreSQL the ids come from the sequence and the rows stay unwritten (``_state.adding``):
+    finalisation inserts them already final, one row version where a draft then an UPDATE made
+    two, each with its entry in every index. Elsewhere the drafts are inserted now, and
+    finalisation updates them."""
+    if not drafts:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            ids = _next_ids(cursor, Invoice._meta.db_table, len(drafts))
+        for draft, pk in zip(drafts, ids, strict=True):
+            draft.pk = pk
+        return
+    columns = [f.attname for f in Invoice._meta.concrete_fields if not f.primary_key]
+    ids = insert_rows(Invoice, columns, [[getattr(d, name) for name in columns] for d in drafts], ids=True)
+    for draft, pk in zip(drafts, ids, strict=True):
+        draft.pk = pk
+        draft._state.adding = False
 
 
 def _json_text(field: "models.JSONField[Any]", value: Any) -> str | None:
@@ -158,12 +184,26 @@ COPY_UPDATE_FROM = 50
 
 
 def write_finalised(invoices: list[Invoice]) -> None:
+    """The finalised invoices' rows: inserted whole for those ``give_ids`` left unwritten, and the
+    frozen fields of the others updated at once."""
+    new = [inv for inv in invoices if inv._state.adding]
+    _update_finalised([inv for inv in invoices if not inv._state.adding])
+    if new:
+        columns = [f.attname for f in Invoice._meta.concrete_fields]
+        insert_rows(Invoice, columns, [[getattr(inv, name) for name in columns] for inv in new])
+        for inv in new:
+            inv._state.adding = False
+
+
+def _update_finalised(invoices: list[Invoice]) -> None:
     """The frozen fields of many invoices, written at once.
 
     ``bulk_update`` builds a CASE expression per field and row, which costs more than the
     whole rest of a batch finalisation; ``executemany`` sends the same statement pipelined, and on
     PostgreSQL a large batch goes by COPY and a single UPDATE.
     """
+    if not invoices:
+        return
     fields = [f for f in Invoice._meta.concrete_fields if f.name in FINALISED_FIELDS]
     table = connection.ops.quote_name(Invoice._meta.db_table)
     columns = [connection.ops.quote_name(f.column or f.attname) for f in fields]
@@ -220,6 +260,7 @@ def record_finalised(organisation: "Organisation", invoices: list[Invoice], acto
     actor_id = actor.pk if isinstance(actor, Person) else None
     label = actor_label(actor)[:120]
     now = timezone.now()
+    kinds = {kind: str(Invoice.Kind(kind).label) for kind in {inv.kind for inv in invoices}}
     insert_rows(
         AuditLog,
         AUDIT_COLUMNS,
@@ -230,7 +271,7 @@ def record_finalised(organisation: "Organisation", invoices: list[Invoice], acto
                 label,
                 content_type,
                 str(inv.pk),
-                str(inv)[:200],
+                f"{kinds[inv.kind]} {inv.number}"[:200],  # str(inv), its kind's label translated once
                 AuditAction.FINALISE,
                 Invoice.Status.DRAFT,
                 Invoice.Status.OPEN,

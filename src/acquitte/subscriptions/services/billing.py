@@ -41,7 +41,7 @@ from acquitte.documents.services.formatting import date_text, money_text, public
 from acquitte.invoicing.models import Invoice, InvoiceLine, new_public_token
 from acquitte.invoicing.services import LineInput, create_credit_note
 from acquitte.invoicing.services.finalise import finalise_checked
-from acquitte.invoicing.services.posting import insert_rows
+from acquitte.invoicing.services.posting import give_ids, insert_rows
 from acquitte.notifications.models import OutboundMessage
 from acquitte.notifications.services import render_email
 
@@ -320,7 +320,8 @@ def _insert_drafts(
     issued: datetime.date,
     run: BillingRun | None,
 ) -> list[Invoice]:
-    """The drafts, their lines, the billed periods and the billed adjustments, as plain rows."""
+    """The drafts (written by their finalisation, see ``give_ids``), their lines, the billed
+    periods and the billed adjustments, as plain rows."""
     due = next_collection_date(as_of=issued + ONE_DAY, collection_day=settings.collection_day)
     # One draft built with keywords, the others positionally from its values: a model's keyword
     # constructor costs more per invoice than everything else the draft needs.
@@ -344,11 +345,7 @@ def _insert_drafts(
         draft = Invoice(*values)
         draft.customer = planned_invoice.customer
         drafts.append(draft)
-    columns = attnames[1:]  # the id comes from the sequence
-    ids = insert_rows(Invoice, columns, [[getattr(d, name) for name in columns] for d in drafts], ids=True)
-    for draft, pk in zip(drafts, ids, strict=True):
-        draft.pk = pk
-        draft._state.adding = False
+    give_ids(drafts)
     source_type = ContentType.objects.get_for_model(Subscription).pk
     lines: list[tuple[object, ...]] = []
     periods: list[tuple[object, ...]] = []
