@@ -15,8 +15,9 @@ process, as the ceiling: ``copy_ratio`` is our invoices/s over COPY's; ``copy_al
 same against a COPY of every row the run writes (taxes, ledger, billed periods, audit, e-mails).
 
 With ``--workers W`` (and ``REDIS_URL`` set, a Redis database of its own: it is emptied), the
-chunks go to W Celery worker processes started here (``tests/subscriptions/live.py``) and stopped
-at the end; they also deliver the e-mails, queued behind the chunks, to an in-memory backend.
+chunks go to W Celery worker processes started here (``tests/subscriptions/live.py``) on the
+default queue and stopped at the end, and one more worker on the ``outbox`` queue delivers the
+e-mails, meanwhile, to an in-memory backend: the deployment the README recommends at that size.
 Peak RSS is then this process's, not the workers'.
 """
 
@@ -150,7 +151,10 @@ def workers_for(count: int) -> contextlib.AbstractContextManager[list[Worker]]:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         sys.exit("--workers needs REDIS_URL (a Redis database of its own: it is emptied)")
     names = [f"bench{k + 1}" for k in range(count)]
-    return celery_workers(names, Path(tempfile.mkdtemp()), redis_url=settings.REDIS_URL)
+    queues = {name: "celery" for name in names} | {"outbox": "outbox"}
+    return celery_workers(
+        [*names, "outbox"], Path(tempfile.mkdtemp()), redis_url=settings.REDIS_URL, queues=queues
+    )
 
 
 def main(n: int, workers: int = 0) -> None:

@@ -233,3 +233,13 @@ def test_a_message_left_sending_by_a_dead_worker_is_sent_again(org_qc):
     assert services.deliver_queued(actor=factories.SYSTEM, older_than=datetime.timedelta(0)) == 1
     stale.refresh_from_db()
     assert stale.status == OutboundMessage.Status.SENT and stale.attempts == 2
+
+
+def test_messages_wait_in_a_queue_of_their_own_that_every_worker_takes():
+    """A run's hundred thousand e-mails must not hold up the next run's chunks (one queue each)."""
+    from acquitte.celery import app
+
+    for task in ("notifications.tasks.deliver_message", "subscriptions.tasks.deliver_run_messages"):
+        assert app.amqp.router.route({}, f"acquitte.{task}")["queue"].name == "outbox"
+    assert app.amqp.router.route({}, "acquitte.subscriptions.tasks.bill_chunk")["queue"].name == "celery"
+    assert {"celery", "outbox"} <= set(app.amqp.queues)

@@ -215,9 +215,12 @@ class Worker:
 
 
 @contextlib.contextmanager
-def celery_workers(names: list[str], var_dir: Path, *, redis_url: str = REDIS_URL) -> Iterator[list[Worker]]:
+def celery_workers(
+    names: list[str], var_dir: Path, *, redis_url: str = REDIS_URL, queues: dict[str, str] | None = None
+) -> Iterator[list[Worker]]:
     """Real Celery worker processes on Redis, one task at a time each, stopped whatever happens.
-    They are started, not ready: ``Worker.wait_ready`` before counting on them."""
+    They are started, not ready: ``Worker.wait_ready`` before counting on them. ``queues`` gives a
+    worker's ``-Q`` by name; the others take every queue, as a worker started without it does."""
     flush_redis(redis_url)
     workers: list[Worker] = []
     try:
@@ -240,6 +243,7 @@ def celery_workers(names: list[str], var_dir: Path, *, redis_url: str = REDIS_UR
                         "--without-mingle",
                         "--without-heartbeat",
                         "--loglevel=INFO",
+                        *(["-Q", queues[name]] if queues and name in queues else []),
                     ],
                     cwd=ROOT,
                     env=child_env(var_dir, redis_url=redis_url),
