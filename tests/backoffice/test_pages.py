@@ -334,6 +334,9 @@ def test_sandbox_can_be_disconnected_and_reconnected(staff_client, org_qc):
     staff_client.post("/gestion/reglages/paiement/sandbox/connecter/")
     assert ProviderAccount.objects.filter(organisation=org_qc, provider="sandbox").exists()
     assert "Carte de crédit" in staff_client.get(f"/i/{invoice.public_token}/").content.decode()
+    settings_page = staff_client.get("/gestion/reglages/paiement/").content.decode()
+    # A working sandbox is not an alarm: the badge is the calm one of test mode, not the red one.
+    assert '<span class="status conn-test">Connecté · Test' in settings_page
 
 
 def test_refund_from_the_invoice_page(staff_client, org_qc, client):
@@ -384,3 +387,27 @@ def test_edit_and_remove_addresses_contacts_and_sites(staff_client, org_qc):
     staff_client.post(f"{base}address/{other.pk}/supprimer/")
     assert not customer.addresses.filter(pk=other.pk).exists()
     assert staff_client.get(f"{base}bogus/{other.pk}/").status_code == 404
+
+
+def test_the_history_names_the_system_by_its_errand_in_the_readers_language(staff_client, org_qc):
+    from acquitte.core.actors import System
+    from acquitte.core.models import AuditAction
+    from acquitte.core.services import record_transition
+
+    invoice = factories.invoice(org_qc, factories.customer(org_qc))
+    for reason in ("billing_run", "webhook:gocardless", "some new errand"):
+        record_transition(
+            obj=invoice,
+            organisation=org_qc,
+            actor=System(reason=reason),
+            action=AuditAction.TRANSITION,
+            from_state="open",
+            to_state="open",
+        )
+    page = staff_client.get(f"/gestion/factures/{invoice.pk}/").content.decode()
+    assert "system:" not in page
+    assert "Automatique · facturation périodique" in page and "notification de GoCardless" in page
+    assert "Automatique · traitement automatique" in page
+    staff_client.post("/i18n/setlang/", {"language": "en", "next": "/gestion/"})
+    page = staff_client.get(f"/gestion/factures/{invoice.pk}/").content.decode()
+    assert "Automatic · periodic billing" in page and "GoCardless notification" in page

@@ -7,6 +7,9 @@ default: a view or a task that forgets to say who acts is refused rather than ru
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 
 @runtime_checkable
 class Person(Protocol):
@@ -61,3 +64,42 @@ def actor_label(actor: Actor) -> str:
     if isinstance(actor, System | PublicLink):
         return actor.label
     return actor.email
+
+
+#: What the system was doing, by the reasons its errands give, in words for the history's reader.
+_ERRANDS = {
+    "billing_run": gettext_lazy("facturation périodique"),
+    "collection_run": gettext_lazy("prélèvement périodique"),
+    "reconcile_payments": gettext_lazy("rapprochement des paiements"),
+    "hosted-return": gettext_lazy("retour du paiement en ligne"),
+    "checkout:sandbox": gettext_lazy("paiement en ligne (bac à sable)"),
+    "expire_quotes": gettext_lazy("expiration des devis"),
+    "quote_approval": gettext_lazy("acceptation du devis"),
+    "outbox delivery": gettext_lazy("envoi des messages"),
+    "sweep_abandoned_setups": gettext_lazy("suivi des moyens de paiement en attente"),
+    "stalled runs": gettext_lazy("suivi des campagnes interrompues"),
+    "demo data": gettext_lazy("données de démonstration"),
+}
+
+_PROVIDERS = {
+    "stripe": "Stripe",
+    "gocardless": "GoCardless",
+    "paypal": "PayPal",
+    "sandbox": gettext_lazy("bac à sable"),
+}
+
+
+def describe_actor_label(label: str) -> str:
+    """A stored ``actor_label`` as the history shows it, in the reader's language: a person by
+    e-mail, a public link as the customer, the system by its errand rather than ``system:…``."""
+    if label.startswith("link:"):
+        return _("Client, par le lien public")
+    if not label.startswith("system:"):
+        return label
+    reason = label.removeprefix("system:")
+    if reason.startswith("webhook:"):
+        provider = reason.removeprefix("webhook:")
+        errand = _("notification de %(provider)s") % {"provider": str(_PROVIDERS.get(provider, provider))}
+    else:
+        errand = str(_ERRANDS.get(reason, gettext_lazy("traitement automatique")))
+    return _("Automatique · %(errand)s") % {"errand": errand}

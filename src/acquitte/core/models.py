@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from .actors import describe_actor_label
+
 
 class TaxRate(models.Model):
     """A tax of one jurisdiction at one rate. Shared reference data, not tenant data."""
@@ -156,3 +158,7 @@ class AuditLog(models.Model):
     @property
     def action_label(self) -> str:
         return str(self.get_action_display())
+
+    @property
+    def actor_display(self) -> str:
+        return describe_actor_label(self.actor_label)
