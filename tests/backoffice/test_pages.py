@@ -411,3 +411,5 @@ def test_the_history_names_the_system_by_its_errand_in_the_readers_language(staf
     staff_client.post("/i18n/setlang/", {"language": "en", "next": "/gestion/"})
     page = staff_client.get(f"/gestion/factures/{invoice.pk}/").content.decode()
     assert "Automatic · periodic billing" in page and "GoCardless notification" in page
+    # English puts no space before a colon ("Online payment:"); French does ("Paiement en ligne :").
+    assert "Online payment:" in page and " :" not in page
