@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "acquitte.subscriptions.middleware.OrganisationTimeZoneMiddleware",
     # A NUL byte in the path, the query string or a form field: 400 with a clear page (issue 11).
     "acquitte.core.params.RefuseNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -413,3 +413,16 @@ def test_the_history_names_the_system_by_its_errand_in_the_readers_language(staf
     assert "Automatic · periodic billing" in page and "GoCardless notification" in page
     # English puts no space before a colon ("Online payment:"); French does ("Paiement en ligne :").
     assert "Online payment:" in page and " :" not in page
+
+
+def test_times_are_shown_in_the_organisations_time_zone(client, org_fr):
+    from acquitte.core.models import AuditLog
+    from acquitte.subscriptions.models import BillingSettings
+
+    BillingSettings.objects.update_or_create(organisation=org_fr, defaults={"time_zone": "Europe/Paris"})
+    invoice = factories.invoice(org_fr, factories.customer(org_fr))
+    at = datetime.datetime(2026, 12, 4, 18, 15, tzinfo=datetime.UTC)
+    AuditLog.objects.filter(object_id=str(invoice.pk)).update(at=at)
+    client.force_login(factories.staff(org_fr, email="gerant@atelier.test"))
+    page = client.get(f"/gestion/factures/{invoice.pk}/").content.decode()
+    assert "04/12/2026 19:15" in page and "13:15" not in page

@@ -466,3 +466,15 @@ def monthly_recurring_revenue(organisation: "Organisation") -> Decimal | None:
     return round_money(
         sum((row["amount"] / MONTHS_IN[Subscription.Period(row["period"])] for row in by_period), ZERO)
     )
+
+
+def reader_time_zone(*, organisation_id: int | None, customer_id: int | None) -> str | None:
+    """The time zone a signed-in reader's pages show times in: their organisation's (their
+    customer's organisation's, for a portal user), in one query; ``None`` before it has settings."""
+    if organisation_id is not None:
+        found = BillingSettings.objects.filter(organisation_id=organisation_id)
+    elif customer_id is not None:
+        found = BillingSettings.objects.filter(organisation__customers__id=customer_id)
+    else:
+        return None
+    return found.values_list("time_zone", flat=True).first()
