@@ -88,6 +88,11 @@ def test_first_login_terms_then_bank_account(live_server, page, account, setting
     )
     sign_in(page, live_server.url)
     page.get_by_role("link", name="Les conditions générales n'ont pas été acceptées.").click()
+    # The new-address fields show only when a new address is chosen.
+    page.get_by_label("Créer une adresse de facturation").check()
+    assert page.locator("#id_line1").is_visible()
+    page.locator("input[name=address]").first.check()
+    assert not page.locator("#id_line1").is_visible()
     page.get_by_label("Nom du contact principal").fill("Isabelle Côté")
     page.get_by_label("J'ai lu et j'accepte les conditions générales").check()
     page.get_by_role("button", name="J'accepte").click()
