@@ -157,7 +157,7 @@ class Invoice(models.Model):
     _stored: dict[str, Any]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.number or _('brouillon')}"
+        return self.named(str(self.get_kind_display()), self.number)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         stored = getattr(self, "_stored", None)
@@ -174,6 +174,11 @@ class Invoice(models.Model):
         self.public_key = self.public_token[:12]
         super().save(*args, **kwargs)
         self.mark_stored()
+
+    @staticmethod
+    def named(kind_label: str, number: str) -> str:
+        """How an invoice is named, from its kind's label (which a batch translates only once)."""
+        return f"{kind_label} {number or _('brouillon')}"
 
     def mark_stored(self) -> None:
         """Take the current values as the stored row: ``save`` calls it, and so does a service

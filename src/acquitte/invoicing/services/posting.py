@@ -103,17 +103,18 @@ def give_ids(drafts: Sequence[Invoice]) -> None:
     finalisation updates them."""
     if not drafts:
         return
-    if connection.vendor == "postgresql":
+    written = connection.vendor != "postgresql"
+    if written:
+        columns = [f.attname for f in Invoice._meta.concrete_fields if not f.primary_key]
+        ids = insert_rows(
+            Invoice, columns, [[getattr(d, name) for name in columns] for d in drafts], ids=True
+        )
+    else:
         with connection.cursor() as cursor:
             ids = _next_ids(cursor, Invoice._meta.db_table, len(drafts))
-        for draft, pk in zip(drafts, ids, strict=True):
-            draft.pk = pk
-        return
-    columns = [f.attname for f in Invoice._meta.concrete_fields if not f.primary_key]
-    ids = insert_rows(Invoice, columns, [[getattr(d, name) for name in columns] for d in drafts], ids=True)
     for draft, pk in zip(drafts, ids, strict=True):
         draft.pk = pk
-        draft._state.adding = False
+        draft._state.adding = not written
 
 
 def _json_text(field: "models.JSONField[Any]", value: Any) -> str | None:
@@ -271,7 +272,7 @@ def record_finalised(organisation: "Organisation", invoices: list[Invoice], acto
                 label,
                 content_type,
                 str(inv.pk),
-                f"{kinds[inv.kind]} {inv.number}"[:200],  # str(inv), its kind's label translated once
+                Invoice.named(kinds[inv.kind], inv.number)[:200],
                 AuditAction.FINALISE,
                 Invoice.Status.DRAFT,
                 Invoice.Status.OPEN,
