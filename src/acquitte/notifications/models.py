@@ -66,3 +66,87 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.to}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the merchant's systems that hears of provisioning events (suspend, unsuspend, renew,
+    terminate), signed with its own secret as the Standard Webhooks specification says."""
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(_("adresse"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    #: ``whsec_`` and the base64 of 24 random bytes; shown to the owner, used to sign.
+    secret = models.CharField(max_length=80, editable=False)
+    #: The event types it hears; empty: all of them.
+    event_types = models.JSONField(_("événements"), default=list, blank=True)
+    active = models.BooleanField(_("actif"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("point de terminaison webhook")
+        verbose_name_plural = _("points de terminaison webhook")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: written in the transaction of the change it reports, delivered
+    after commit, retried with backoff until it is answered with a 2xx or its attempts run out."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En attente")
+        RETRYING = "retrying", _("Nouvel essai prévu")
+        DELIVERED = "delivered", _("Remis")
+        FAILED = "failed", _("Échec")
+
+    organisation = models.ForeignKey("customers.Organisation", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    #: The ``webhook-id`` header: the same for every attempt, so the receiver can drop duplicates.
+    message_id = models.CharField(max_length=40, editable=False)
+    event_type = models.CharField(_("événement"), max_length=60)
+    payload = models.JSONField()
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("remis le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("envoi webhook")
+        verbose_name_plural = _("envois webhook")
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "message_id"], name="webhookdelivery_once"),
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"]),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["queued", "retrying"]),
+                name="webhookdelivery_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery and what came back: the log staff read."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    #: The start of the answer's body, or the error that stopped the request.
+    response = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-attempted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.status_code}"

@@ -6,3 +6,6 @@ class SubscriptionsConfig(AppConfig):
     name = "acquitte.subscriptions"
     label = "subscriptions"
     verbose_name = _("Abonnements")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the receivers)

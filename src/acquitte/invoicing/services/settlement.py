@@ -18,6 +18,7 @@ from acquitte.core.services import record_transition, record_transitions
 from acquitte.core.tenancy import check_can_act_for, check_can_write
 
 from ..models import Allocation, Invoice
+from ..signals import invoices_paid
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Customer, Organisation
@@ -52,6 +53,7 @@ def mark_paid(invoice: Invoice, actor: Actor) -> None:
         from_state=Invoice.Status.OPEN,
         to_state=Invoice.Status.PAID,
     )
+    invoices_paid.send(Invoice, organisation=invoice.organisation, invoice_ids=[invoice.pk], actor=actor)
 
 
 def apply_credit_note(credit_note: Invoice, actor: Actor) -> None:
@@ -221,6 +223,10 @@ def allocate_payments(
         from_state=Invoice.Status.OPEN,
         to_state=Invoice.Status.PAID,
     )
+    if paid:
+        invoices_paid.send(
+            Invoice, organisation=organisation, invoice_ids=[invoice.pk for invoice in paid], actor=actor
+        )
     return applied
 
 

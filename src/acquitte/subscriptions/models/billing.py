@@ -210,6 +210,8 @@ class BillingRun(models.Model):
     class Kind(models.TextChoices):
         BILLING = "billing", _("Facturation")
         COLLECTION = "collection", _("Prélèvement")
+        RENEWAL = "renewal", _("Renouvellement")
+        DUNNING = "dunning", _("Relances")
 
     class Status(models.TextChoices):
         RUNNING = "running", pgettext_lazy("run", "En cours")

@@ -1,0 +1,1 @@
+"""What subscriptions does when a lower app reports an event (connected in SubscriptionsConfig.ready)."""
