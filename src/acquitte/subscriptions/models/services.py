@@ -99,8 +99,9 @@ class ServiceRenewal(models.Model):
     """One period of one service, asked for early (a pro-forma) or issued by the renewal run.
 
     Unique on (service, period start): a second run, a racing run or a second "Renouveler" finds
-    the row and issues nothing. ``renewed_at`` is set once the period is paid and the expiry date
-    has moved on.
+    the row and issues nothing. The period runs from ``period_start`` (the expiry date it renews)
+    to the day before ``period_end`` (the expiry date once it is paid). ``renewed_at`` is set once
+    the period is paid and the service's expiry date has moved on to ``period_end``.
     """
 
     organisation = models.ForeignKey("customers.Organisation", on_delete=models.PROTECT, related_name="+")
