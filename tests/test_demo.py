@@ -56,7 +56,8 @@ def test_demo_orders_subscriptions_and_runs(db):
     for org in Organisation.objects.all():
         assert subscriptions.filter(organisation=org).values("customer").distinct().count() >= 2
         kinds = set(BillingRun.objects.filter(organisation=org).values_list("kind", flat=True))
-        assert kinds == {"billing", "collection"}
+        # The clock's days also run renewals and dunning when something was due on them.
+        assert {"billing", "collection"} <= kinds <= set(BillingRun.Kind)
         assert BilledPeriod.objects.filter(organisation=org, prorated=True).exists()
         assert billing_settings(org).test_clock is None  # back on the real date
 
@@ -78,3 +79,25 @@ def test_demo_orders_subscriptions_and_runs(db):
     clinique = Customer.objects.get(email=FIRST_LOGIN_EMAIL)
     assert terms_to_accept(clinique) is not None
     assert pending_order(customer=clinique) is not None
+
+
+def test_demo_domains_walk_seed_002(db):
+    """Issue 13 item 2: a demo customer with domains and a yearly hosting service, one renewing
+    soon, a card on file, and a billing sub-contact who is not the card holder; another customer's
+    domain suspended for an overdue invoice."""
+    from acquitte.subscriptions import service_selectors
+    from acquitte.subscriptions.models import Service
+    from acquitte.subscriptions.selectors import today_for
+
+    call_command("load_demo")
+    cafe = Customer.objects.get(email="client@cafebonjour.demo")
+    live = list(service_selectors.customer_services(cafe))
+    assert {s.kind for s in live} == {Service.Kind.DOMAIN, Service.Kind.SERVICE} and len(live) >= 3
+    assert any((s.expires_on - today_for(cafe.organisation)).days <= 30 for s in live)
+    card = service_selectors.recurring_cards(cafe)[0]
+    contacts = service_selectors.billing_contacts(cafe)
+    assert any(not service_selectors.holder_matches(c, card) for c in contacts)
+    assert Service.objects.filter(
+        status=Service.Status.SUSPENDED, suspensions__invoice__isnull=False
+    ).exists()
+    assert Service.objects.filter(organisation__slug="atelier", kind=Service.Kind.DOMAIN).exists()

@@ -291,6 +291,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Webhook endpoints may point at private or loopback addresses (SSRF otherwise): in development,
+# and for a demo whose receiver is the app itself.
+WEBHOOKS_ALLOW_PRIVATE = _env_bool("WEBHOOKS_ALLOW_PRIVATE", DEBUG)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Acquitte <no-reply@acquitte.local>")
 
 # The built-in sandbox payment provider, connected for every new organisation (the embedded setup).
@@ -365,6 +368,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("outbox")]
 CELERY_TASK_ROUTES = {
     "acquitte.notifications.tasks.deliver_message": {"queue": "outbox"},
+    "acquitte.notifications.tasks.deliver_webhook": {"queue": "outbox"},
+    "acquitte.notifications.tasks.deliver_due_webhooks": {"queue": "outbox"},
     "acquitte.subscriptions.tasks.deliver_run_messages": {"queue": "outbox"},
 }
 CELERY_BEAT_SCHEDULE = {
@@ -384,11 +389,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "acquitte.notifications.tasks.deliver_queued_messages",
         "schedule": 60.0,
     },
+    "deliver-due-webhooks": {
+        "task": "acquitte.notifications.tasks.deliver_due_webhooks",
+        "schedule": 5.0,  # the first retry is due 5 s after a failure
+    },
     "expire-quotes": {"task": "acquitte.quotes.tasks.expire_quotes", "schedule": 3600.0},
     # Each organisation's day starts in its own time zone: every half hour, each run bills or
     # collects whatever is due by that organisation's today, missed days included.
     "billing-runs": {"task": "acquitte.subscriptions.tasks.run_due_billing", "schedule": 1800.0},
     "collection-runs": {"task": "acquitte.subscriptions.tasks.run_due_collections", "schedule": 1800.0},
+    "renewal-runs": {"task": "acquitte.subscriptions.tasks.run_due_renewals", "schedule": 1800.0},
+    "dunning-runs": {"task": "acquitte.subscriptions.tasks.run_due_dunning", "schedule": 1800.0},
     "stalled-runs": {"task": "acquitte.subscriptions.tasks.close_stalled_runs", "schedule": 600.0},
 }
 

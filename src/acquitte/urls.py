@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("acquitte.portal.urls")),
     path("", include("acquitte.quotes.urls")),
     path("gestion/", include("acquitte.backoffice.urls")),
+    path("demo/", include("acquitte.demo.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

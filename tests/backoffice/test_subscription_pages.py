@@ -313,7 +313,9 @@ def test_clock_buttons_run_the_runs_and_show_what_happened(owner_client, org, cu
     owner_client.post("/gestion/facturation/horloge/", {"move": "collection_day"})
     assert selectors.today_for(org) == datetime.date(2026, 2, 22)
     kinds = list(
-        BillingRun.objects.filter(organisation=org)
+        BillingRun.objects.filter(
+            organisation=org, kind__in=[BillingRun.Kind.BILLING, BillingRun.Kind.COLLECTION]
+        )
         .order_by("started_at", "id")
         .values_list("kind", "run_date")
     )

@@ -9,11 +9,11 @@ from django.urls import URLPattern
 from acquitte.backoffice import urls as backoffice_urls
 from acquitte.customers.models import Site
 from acquitte.invoicing.models import Invoice
-from acquitte.notifications.models import OutboundMessage
+from acquitte.notifications.models import OutboundMessage, WebhookDelivery, WebhookEndpoint
 from acquitte.payments.models import ProviderAccount
 from acquitte.quotes import services as quotes
 from acquitte.quotes.models import Quote
-from acquitte.subscriptions.models import BillingRun, Order, OrderLine, Subscription
+from acquitte.subscriptions.models import BillingRun, Order, OrderLine, Service, Subscription
 from tests import factories
 
 
@@ -57,7 +57,25 @@ def other(org_fr):
         started_on="2026-01-10",
     )
     run = BillingRun.objects.create(organisation=org_fr, kind="billing", run_date="2026-02-02")
+    # Issue 13: a domain on that subscription, a webhook endpoint and one of its deliveries.
+    service = Service.objects.create(
+        organisation=org_fr,
+        customer=customer,
+        subscription=subscription,
+        kind="domain",
+        name="boulangerie-martin.fr",
+        expires_on="2027-01-10",
+    )
+    endpoint = WebhookEndpoint.objects.create(
+        organisation=org_fr, url="https://hooks.example/", secret="whsec_x"
+    )
+    delivery = WebhookDelivery.objects.create(
+        organisation=org_fr, endpoint=endpoint, message_id="msg_x", event_type="service.renewed", payload={}
+    )
     return {
+        "service": service,
+        "endpoint": endpoint,
+        "delivery": delivery,
         "order": order,
         "order_line": order_line,
         "subscription": subscription,
@@ -115,6 +133,13 @@ def _kwargs(name, other):
         "subscription_detail": {"pk": other["subscription"].pk},
         "subscription_change": {"pk": other["subscription"].pk, "change": "pause"},
         "billing_run": {"pk": other["run"].pk},
+        "service_detail": {"pk": other["service"].pk},
+        "service_suspend": {"pk": other["service"].pk},
+        "service_unsuspend": {"pk": other["service"].pk},
+        "webhook_detail": {"pk": other["endpoint"].pk},
+        "webhook_action": {"pk": other["endpoint"].pk, "action": "secret"},
+        "webhook_delivery": {"pk": other["delivery"].pk},
+        "webhook_replay": {"pk": other["delivery"].pk},
     }
     return by_name.get(name)
 

@@ -89,14 +89,16 @@ def test_the_menu_holds_on_one_line(live_server, browser, customer_login, name, 
                     )
                     assert apart, (a, b)
             # FACTURES opens its sub-menu, whose "Mes factures" leads to the list, inside the window
-            page.locator("nav.tabs summary").click()
+            page.locator("nav.tabs summary").first.click()
             mine = page.locator(".submenu-panel a").first
             box = mine.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
             shot(page, f"portal-submenu-{name}-{language}")
             page.keyboard.press("Escape")
-            assert not page.locator("details.submenu").evaluate("menu => menu.open") and mine.is_hidden()
-            page.locator("nav.tabs summary").click()
+            assert (
+                not page.locator("details.submenu").first.evaluate("menu => menu.open") and mine.is_hidden()
+            )
+            page.locator("nav.tabs summary").first.click()
             with page.expect_navigation():
                 mine.click()
             assert page.locator("h1").inner_text() in ("Mes factures", "My invoices")

@@ -103,6 +103,7 @@ def test_order_on_two_sites_billed_prorated_then_debited(live_server, browser):
     assert client.text_content(".status").strip() == "PAYÉE"
 
     # "Mes services" lists both subscriptions, each under its site.
+    client.locator("nav.tabs summary", has_text="Services").click()
     client.get_by_role("link", name="Mes services").click()
     page = client.text_content("main")
     assert (

@@ -89,6 +89,8 @@ def test_a_month_on_the_clock_bills_on_the_2nd_then_collects_on_the_22nd(org):
     assert [(step.kind, step.on) for step in result.steps] == [
         (BillingRun.Kind.COLLECTION, datetime.date(2026, 1, 22)),
         (BillingRun.Kind.BILLING, datetime.date(2026, 2, 2)),
+        # The reminder three days before the due date (the dunning schedule's default).
+        (BillingRun.Kind.DUNNING, datetime.date(2026, 2, 19)),
         (BillingRun.Kind.COLLECTION, datetime.date(2026, 2, 22)),
     ]
     assert result.invoices == 1 and result.charges == 1 and result.failures == 0

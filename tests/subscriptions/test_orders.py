@@ -270,11 +270,21 @@ def test_completion_uses_the_test_clock_and_yearly_domains(org_qc, customer, sta
     BillingSettings.objects.update_or_create(
         organisation=org_qc, defaults={"test_clock": datetime.date(2027, 2, 28)}
     )
-    order = order_with(customer, staff, [(catalogue["domain"], 0, "1")])
+    order = services.create_order(organisation=org_qc, customer=customer, actor=staff)
+    services.add_order_line(
+        order=order,
+        product=catalogue["domain"],
+        site=customer.sites.order_by("name").first(),
+        quantity="1",
+        actor=staff,
+        description="cafebonjour.ca",
+    )
     services.place_order(order=order, actor=staff)
     services.complete_order(order=order, actor=staff)
     sub = Subscription.objects.get(order_line__order=order)
     assert (sub.started_on, sub.period) == (datetime.date(2027, 2, 28), Subscription.Period.YEARLY)
+    # The domain it names, expiring a year after its start.
+    assert (sub.service.name, sub.service.expires_on) == ("cafebonjour.ca", datetime.date(2028, 2, 28))
     assert OrderCharge.objects.filter(order=order).count() == 0
 
 

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     IN_USE = "in_use"
     TERMS_NOT_ACCEPTED = "terms_not_accepted"
     LINK_REPLACED = "link_replaced"
+    #: Seed 002 "Attention !": the billing sub-contact is not the card holder; the customer must confirm.
+    HOLDER_MISMATCH = "holder_mismatch"
 
 
 class BusinessError(ValidationError):

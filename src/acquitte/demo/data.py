@@ -27,9 +27,11 @@ from acquitte.payments.services import add_bank_account, add_card, record_paymen
 from acquitte.quotes import services as quotes
 from acquitte.quotes.models import Quote
 from acquitte.subscriptions import services as subscriptions
-from acquitte.subscriptions.models import BillingSettings, Order, Subscription
-from acquitte.subscriptions.periods import add_months
+from acquitte.subscriptions.models import BillingSettings, Order, Service, Subscription
+from acquitte.subscriptions.periods import add_months, anniversary
 from acquitte.subscriptions.selectors import billing_settings, today_for
+
+from .webhooks import ensure_demo_endpoint
 
 DEMO_PASSWORD = "demo-acquitte-2026"
 #: Demo data is built by the system, through the same services as the pages.
@@ -163,14 +165,18 @@ def _order(
     to: Order.Status,
     kind: Order.Kind = Order.Kind.NEW,
     notes: str = "",
+    *,
+    description: str = "",
 ) -> Order:
     """An order taken to ``to`` through the staff's moves: placed, shipped when it has hardware,
-    completed, or cancelled once placed."""
+    completed, or cancelled once placed. ``description`` names its lines (a domain's name)."""
     order = subscriptions.create_order(
         organisation=customer.organisation, customer=customer, kind=kind, notes=notes, actor=DEMO
     )
     for site, product, quantity in lines:
-        subscriptions.add_order_line(order=order, product=product, site=site, quantity=quantity, actor=DEMO)
+        subscriptions.add_order_line(
+            order=order, product=product, site=site, quantity=quantity, description=description, actor=DEMO
+        )
     if to == Order.Status.DRAFT:
         return order
     order = subscriptions.place_order(order=order, actor=DEMO)
@@ -212,6 +218,32 @@ def _subscription(customer: Customer, product: Product) -> Subscription:
     return Subscription.objects.get(customer=customer, product=product, status=Subscription.Status.ACTIVE)
 
 
+def _older_domain(
+    customer: Customer, site: Site, product: Product, name: str, expires_on: datetime.date
+) -> Service:
+    """A domain registered before the demo's past begins, so that one renews soon: its order and
+    earlier renewals are not lived, so its subscription and service are written here."""
+    subscription = Subscription.objects.create(
+        organisation=customer.organisation,
+        customer=customer,
+        site=site,
+        product=product,
+        description=name,
+        quantity=Decimal("1"),
+        unit_price=product.unit_price,
+        period=Subscription.Period.YEARLY,
+        started_on=anniversary(expires_on, -1),
+    )
+    return Service.objects.create(
+        organisation=customer.organisation,
+        customer=customer,
+        subscription=subscription,
+        kind=Service.Kind.DOMAIN,
+        name=name,
+        expires_on=expires_on,
+    )
+
+
 def build_quebec(result: DemoResult, today: datetime.date) -> After:
     org = customers.create_organisation(
         actor=DEMO,
@@ -247,6 +279,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> After:
     phone = _product(org, "HW-T54W", "Téléphone IP Yealink T54W", "hardware", "239.00", qc)
     dom_ca = _product(org, "DOM-CA", "Nom de domaine .ca — 1 an", "domain", "24.99", qc, "an")
     dom_com = _product(org, "DOM-COM", "Nom de domaine .com — 1 an", "domain", "19.99", qc, "an")
+    yearly_web = _product(org, "HEB-AN", "Hébergement Web — forfait annuel", "yearly", "299.00", qc, "an")
 
     cafe = customers.create_customer(
         actor=DEMO,
@@ -397,7 +430,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> After:
         invoice=paid,
         received_on=d(95),
     )
-    _invoice(org, northwind, [_line(voip, "6"), _line(web)], issued=d(80))  # overdue
+    overdue = _invoice(org, northwind, [_line(voip, "6"), _line(web)], issued=d(80))
     void = _invoice(org, clinique, [_line(ssl)], issued=d(70))
     invoicing.void_invoice(actor=DEMO, invoice=void, reason="Doublon")
     monthly = _invoice(
@@ -464,6 +497,12 @@ def build_quebec(result: DemoResult, today: datetime.date) -> After:
                 [(toronto, voip, "6"), (montreal, web, "1"), (toronto, ssl, "1")],
                 Order.Status.COMPLETED,
             )
+            _order(
+                northwind,
+                [(toronto, dom_com, "1")],
+                Order.Status.COMPLETED,
+                description="northwind-consulting.com",
+            )
 
         def cafe_first() -> None:
             _order(
@@ -472,9 +511,22 @@ def build_quebec(result: DemoResult, today: datetime.date) -> After:
                 Order.Status.COMPLETED,
                 notes="Ouverture du second café",
             )
+            _order(cafe, [(plateau, dom_ca, "1")], Order.Status.COMPLETED, description="cafebonjour.ca")
+            _order(
+                cafe,
+                [(plateau, yearly_web, "1")],
+                Order.Status.COMPLETED,
+                description="Hébergement cafebonjour.ca",
+            )
 
         def today_orders() -> None:
-            _order(cafe, [(port, dom_ca, "1")], Order.Status.DRAFT, Order.Kind.ADD_ON)
+            _order(
+                cafe,
+                [(port, dom_ca, "1")],
+                Order.Status.DRAFT,
+                Order.Kind.ADD_ON,
+                description="cafe-vieuxport.ca",
+            )
             _order(
                 northwind,
                 [(montreal, phone, "2"), (montreal, voip, "2")],
@@ -507,6 +559,19 @@ def build_quebec(result: DemoResult, today: datetime.date) -> After:
                 (today, today_orders),
             ],
         )
+        # Seed 002 on the portal: Café Bonjour's card is Isabelle Côté's, its billing sub-contact
+        # « Gestion Côté SENC » is not her ("Attention !"), and one of its domains renews soon.
+        _older_domain(cafe, plateau, dom_com, "cafe-bonjour.com", today + datetime.timedelta(days=12))
+        # Northwind's invoice is long overdue: the lived dunning runs suspend its domain, or this does.
+        northwind_domain = Service.objects.get(organisation=org, name="northwind-consulting.com")
+        if northwind_domain.status == Service.Status.ACTIVE:
+            subscriptions.suspend_service(
+                service=northwind_domain,
+                reason=Service.SuspensionReason.OVERDUE,
+                note="",
+                invoice=overdue,
+                actor=DEMO,
+            )
 
     return orders
 
@@ -667,9 +732,18 @@ def build_france(result: DemoResult, today: datetime.date) -> After:
                 [(terreaux, hosting, "1"), (vitton, hosting, "1"), (vitton, book, "2")],
                 Order.Status.COMPLETED,
             )
+            _order(
+                martin, [(terreaux, dom_fr, "1")], Order.Status.COMPLETED, description="boulangerie-martin.fr"
+            )
 
         def today_orders() -> None:
-            _order(martin, [(vitton, dom_fr, "1")], Order.Status.DRAFT, Order.Kind.ADD_ON)
+            _order(
+                martin,
+                [(vitton, dom_fr, "1")],
+                Order.Status.DRAFT,
+                Order.Kind.ADD_ON,
+                description="martin-vitton.fr",
+            )
             _order(lumen, [(berlin, dev, "2")], Order.Status.IN_PROGRESS, Order.Kind.ADD_ON)
             subscriptions.cancel_subscription(
                 subscription=_subscription(lumen, hosting), at_period_end=False, actor=DEMO
@@ -726,4 +800,6 @@ def load_demo(
         accepted = accept_terms_of_card_holders(org)
         if accepted:
             log(f"  {org.slug}: conditions acceptées pour {accepted} client(s) ayant un moyen de paiement")
+        if webhooks := ensure_demo_endpoint(org):
+            log(f"  {org.slug}: {webhooks}")
     return result

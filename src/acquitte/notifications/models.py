@@ -144,6 +144,8 @@ class WebhookAttempt(models.Model):
     #: The start of the answer's body, or the error that stopped the request.
     response = models.CharField(max_length=500, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
+    #: The headers sent (the signature changes with each attempt's timestamp), for staff to compare.
+    request_headers = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-attempted_at", "-id"]

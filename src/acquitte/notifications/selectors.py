@@ -2,7 +2,7 @@ from django.db.models import Q, QuerySet
 
 from acquitte.customers.models import Organisation
 
-from .models import Notification, OutboundMessage
+from .models import Notification, OutboundMessage, WebhookDelivery, WebhookEndpoint
 
 
 def outbox(
@@ -33,3 +33,15 @@ def messages_about(*, organisation: Organisation, reference: str) -> QuerySet[Ou
     if not reference:
         return OutboundMessage.objects.none()
     return OutboundMessage.objects.filter(organisation=organisation, reference=reference).defer("attachment")
+
+
+def webhook_endpoints(*, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organisation=organisation)
+
+
+def webhook_deliveries(*, endpoint: WebhookEndpoint, status: str = "") -> QuerySet[WebhookDelivery]:
+    """An endpoint's delivery log, newest first, optionally in one state."""
+    rows = WebhookDelivery.objects.filter(organisation_id=endpoint.organisation_id, endpoint=endpoint)
+    if status in WebhookDelivery.Status.values:
+        rows = rows.filter(status=status)
+    return rows

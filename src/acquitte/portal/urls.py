@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from . import account_views, services_views, views
+from . import account_views, domains_views, services_views, views
 from .forms import OutboxPasswordResetForm
 
 app_name = "portal"
@@ -61,6 +61,8 @@ urlpatterns = [
     path("conditions/paiement/", account_views.first_login_payment, name="first_login_payment"),
     path("services/", services_views.services, name="services"),
     path("commandes/<int:pk>/", services_views.order_detail, name="order_detail"),
+    path("domaines/", domains_views.domains, name="domains"),
+    path("domaines/<int:pk>/", domains_views.domain_detail, name="domain_detail"),
     path("i/<str:token>/", views.public_invoice, name="public_invoice"),
     path("i/<str:token>/payer/<str:kind>/", views.public_pay, name="public_pay"),
     path("i/<str:token>/declarer/", views.public_declare, name="public_declare"),

@@ -38,6 +38,15 @@
     if (holder && !window.confirm(holder.dataset.confirm)) { e.preventDefault(); e.stopImmediatePropagation(); }
   }, true);
 
+  // <input type="checkbox" data-check-all="NAME">: checks or unchecks every NAME box of its form.
+  document.addEventListener("change", function (e) {
+    var all = e.target.closest && e.target.closest("[data-check-all]");
+    if (!all || !all.form) { return; }
+    all.form.querySelectorAll('input[type="checkbox"][name="' + all.dataset.checkAll + '"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
   // htmx requests carry the CSRF token of <meta name="csrf-token">.
   document.addEventListener("htmx:configRequest", function (e) {
     var meta = document.querySelector('meta[name="csrf-token"]');

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, DateField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, DateField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Least
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -115,6 +115,8 @@ def _subscriptions_to_check(
     """Subscriptions that may have a slice due: those billed through the period ``as_of`` falls in
     (or through their last day) need no look, which keeps a run with nothing to do cheap."""
     covered = Case(
+        # A service's first year only: the renewal run invoices the next ones (``services.renewals``).
+        When(service__isnull=False, then=F("started_on")),
         When(period=Subscription.Period.MONTHLY, then=Value(month_end(last_bill_date(as_of, bill_day)))),
         default=Value(as_of),
         output_field=DateField(),
@@ -178,6 +180,14 @@ def _product_id(adjustment: Adjustment) -> int:
     return adjustment.product_id or adjustment.subscription.product_id
 
 
+def _first_year_of_service(row: "SubscriptionRow", slices: list[Slice]) -> list[Slice]:
+    """A domain's or yearly service's subscription is billed here for its first year only (the
+    year the order started); its later periods are the renewal run's, from its expiry date."""
+    if row[10] is None:
+        return slices
+    return [part for part in slices if part.period_start == row[8]]
+
+
 def _billed(slices: dict[int, list[Slice]]) -> set[tuple[int, datetime.date]]:
     """Which of these subscriptions' due slices are billed already, by (subscription, start).
 
@@ -204,7 +214,7 @@ def _products(product_ids: set[int]) -> dict[int, Product]:
 
 
 SubscriptionRow = tuple[
-    int, int, int | None, int, str, Decimal, Decimal, str, datetime.date, datetime.date | None
+    int, int, int | None, int, str, Decimal, Decimal, str, datetime.date, datetime.date | None, int | None
 ]
 
 
@@ -252,6 +262,7 @@ class _Planner:
                 "period",
                 "started_on",
                 "ends_on",
+                "service__id",
             )
         )
         rows = [row for row in rows if row[1] in customers]
@@ -262,8 +273,11 @@ class _Planner:
         )
         adjustments = [a for a in adjustments if a.subscription.customer_id in customers]
         slices = {
-            row[0]: due_slices(
-                period=row[7], started_on=row[8], ends_on=row[9], bill_day=self.bill_day, as_of=self.as_of
+            row[0]: _first_year_of_service(
+                row,
+                due_slices(
+                    period=row[7], started_on=row[8], ends_on=row[9], bill_day=self.bill_day, as_of=self.as_of
+                ),
             )
             for row in rows
         }

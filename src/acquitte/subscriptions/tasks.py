@@ -9,7 +9,9 @@ from acquitte.customers.models import Organisation, User
 from acquitte.notifications.services import deliver
 
 from . import services
+from .dunning_selectors import dunning_due
 from .models import BillingRun
+from .renewal_selectors import renewal_due
 from .selectors import billing_due, collection_due, today_for
 
 BILLING_RUN = System(reason="billing_run")
@@ -109,3 +111,85 @@ def collect_chunk(
         concurrency=concurrency,
     )
     return {"charges": result.charges, "failures": result.failures}
+
+
+DUNNING_RUN = System(reason="dunning_run")
+
+
+@shared_task
+def run_due_dunning() -> int:
+    """Each organisation's dunning steps of its today (missed days caught up, once each), when it
+    has an invoice to look at; returns how many runs started."""
+    started = 0
+    for organisation in Organisation.objects.order_by("pk").iterator():
+        as_of = today_for(organisation)
+        if dunning_due(organisation, as_of):
+            services.run_dunning(organisation=organisation, as_of=as_of, actor=DUNNING_RUN)
+            started += 1
+    return started
+
+
+@shared_task
+def dunning_chunk(
+    run_id: int, customer_ids: list[int], user_id: int | None = None, reason: str = "dunning_run"
+) -> dict[str, int]:
+    """One chunk of a dunning run (only ids: any worker on any machine can take it)."""
+    run = BillingRun.objects.select_related("organisation").get(pk=run_id, kind=BillingRun.Kind.DUNNING)
+    result = services.dun_customers(
+        organisation=run.organisation,
+        customer_ids=customer_ids,
+        as_of=run.run_date,
+        actor=_actor(user_id, reason),
+        run=run,
+    )
+    return {"steps": result.steps, "charges": result.charges, "failures": result.failures}
+
+
+RENEWAL_RUN = System(reason="renewal_run")
+
+
+@shared_task
+def run_due_renewals() -> int:
+    """Each organisation's renewal run of its today (missed days caught up: what is due by then is
+    invoiced once), when it has something to do; returns how many runs started. The chunks go to
+    the workers; this task does not wait for them."""
+    started = 0
+    for organisation in Organisation.objects.order_by("pk").iterator():
+        as_of = today_for(organisation)
+        if renewal_due(organisation, as_of):
+            services.run_renewals(organisation=organisation, as_of=as_of, actor=RENEWAL_RUN, wait=False)
+            started += 1
+    return started
+
+
+@shared_task
+def renew_chunk(
+    organisation_id: int,
+    as_of: str,
+    first_customer_id: int,
+    last_customer_id: int,
+    run_id: int,
+    concurrency: int,
+    user_id: int | None = None,
+    reason: str = "renewal_run",
+) -> dict[str, int]:
+    """One chunk of a renewal run (only ids and strings: any worker on any machine can take it)."""
+    run = BillingRun.objects.select_related("organisation").get(
+        pk=run_id, organisation_id=organisation_id, kind=BillingRun.Kind.RENEWAL
+    )
+    if run.run_date != datetime.date.fromisoformat(as_of):
+        raise ValueError("renew_chunk: the date is not its run's")
+    result = services.renew_run_chunk(
+        run=run,
+        first_customer_id=first_customer_id,
+        last_customer_id=last_customer_id,
+        actor=_actor(user_id, reason),
+        concurrency=concurrency,
+    )
+    return {
+        "invoices": result.invoices,
+        "charges": result.charges,
+        "expired": result.expired,
+        "notices": result.notices,
+        "failures": result.failures,
+    }

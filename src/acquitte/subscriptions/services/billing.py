@@ -17,7 +17,7 @@ comes after it: numbers stay chronological). Due date: the collection day after 
 import datetime
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import cycle
@@ -541,22 +541,26 @@ MESSAGE_COLUMNS = [
 ]
 
 
-def _queue_emails(organisation: "Organisation", invoices: list[Invoice]) -> None:
-    """Each new invoice's e-mail, in the outbox in this transaction; delivered after commit."""
+def _queue_emails(
+    organisation: "Organisation", invoices: list[Invoice], recipients: Mapping[int, str] | None = None
+) -> None:
+    """Each new invoice's e-mail, in the outbox in this transaction; delivered after commit. It goes
+    to the customer, or to the address ``recipients`` gives the invoice (a billing sub-contact)."""
     from ..tasks import deliver_run_messages
 
     mail = _InvoiceMail(organisation)
     now = timezone.now()
     rows = []
     for invoice in invoices:
-        if invoice.customer.email:
+        to = (recipients or {}).get(invoice.pk) or invoice.customer.email
+        if to:
             subject, body, html, url = mail.render(invoice, invoice.customer)
             rows.append(
                 (
                     organisation.pk,
                     OutboundMessage.Channel.EMAIL,
                     "invoice_sent",
-                    invoice.customer.email,
+                    to,
                     subject,
                     body,
                     html,

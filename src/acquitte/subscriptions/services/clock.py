@@ -2,8 +2,9 @@
 a year of billing in a minute (Stripe's test clocks; Kill Bill's clock in its test mode).
 
 Moving the clock runs, in date order, the billing run and the collection run of every bill day and
-collection day it passes, as if each date had come; both runs are idempotent, so a move that stops
-halfway (the clock kept at the last day reached) and is made again bills and charges nothing twice.
+collection day it passes, and the renewal and dunning runs of every day that has something for
+them, as if each date had come; every run is idempotent, so a move that stops halfway (the clock
+kept at the last day reached) and is made again bills, renews, charges and duns nothing twice.
 """
 
 import datetime
@@ -22,10 +23,14 @@ from acquitte.core.models import AuditAction
 from acquitte.core.services import record_transition
 from acquitte.core.tenancy import check_can_manage_settings, check_can_write
 
+from ..dunning_selectors import dunning_due
 from ..models import BillingRun, BillingSettings
+from ..renewal_selectors import renewal_due
 from ..selectors import billing_settings, in_test_mode, today_for
 from .billing import run_billing
 from .collection import run_collection
+from .dunning import run_dunning
+from .renewals import run_renewals
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Organisation
@@ -151,12 +156,46 @@ def run_days(settings: BillingSettings, start: datetime.date, to: datetime.date)
     return found
 
 
+def _runs_of_day(
+    organisation: "Organisation", settings: BillingSettings, day: datetime.date, fixed: set[datetime.date]
+) -> list[BillingRun.Kind]:
+    """The runs that fire on ``day``, in order: billing, renewals, collection, then dunning (which
+    sees the day's charges). The renewal and dunning runs are asked first, so a quiet day costs
+    a few queries."""
+    kinds = []
+    if day in fixed and day.day == settings.bill_day:
+        kinds.append(BillingRun.Kind.BILLING)
+    if renewal_due(organisation, day):
+        kinds.append(BillingRun.Kind.RENEWAL)
+    if day in fixed and day.day == settings.collection_day:
+        kinds.append(BillingRun.Kind.COLLECTION)
+    if dunning_due(organisation, day):
+        kinds.append(BillingRun.Kind.DUNNING)
+    return kinds
+
+
+def _fire(organisation: "Organisation", kind: BillingRun.Kind, day: datetime.date, actor: Actor) -> ClockStep:
+    if kind == BillingRun.Kind.BILLING:
+        billed = run_billing(organisation=organisation, as_of=day, actor=actor)
+        return ClockStep(kind, day, billed.run, billed.invoices, 0, billed.failures, billed.total)
+    if kind == BillingRun.Kind.RENEWAL:
+        renewed = run_renewals(organisation=organisation, as_of=day, actor=actor)
+        return ClockStep(
+            kind, day, renewed.run, renewed.invoices, renewed.charges, renewed.failures, renewed.total
+        )
+    if kind == BillingRun.Kind.COLLECTION:
+        collected = run_collection(organisation=organisation, as_of=day, actor=actor)
+        return ClockStep(kind, day, collected.run, 0, collected.charges, collected.failures, collected.total)
+    dunned = run_dunning(organisation=organisation, as_of=day, actor=actor)
+    return ClockStep(kind, day, dunned.run, 0, dunned.charges, dunned.failures, dunned.total)
+
+
 def advance_test_clock(*, organisation: "Organisation", actor: Actor, to: datetime.date) -> ClockResult:
     """Move the test clock forward to ``to``, running the runs of each bill and collection day passed.
 
-    Each run day is reached in turn: the clock is set to it, then the billing run (first, when both
-    fall on one day) and the collection run fire for it with this actor, each in its own
-    transactions, never inside one (the collection calls the provider). Test mode only.
+    Each day with a run is reached in turn: the clock is set to it, then its runs fire with this
+    actor (billing, renewals, collection, dunning), each in its own transactions, never inside one
+    (the collection, renewal and dunning runs call the provider). Test mode only.
     """
     check_can_write(actor, organisation)
     if not in_test_mode(organisation):
@@ -183,34 +222,14 @@ def advance_test_clock(*, organisation: "Organisation", actor: Actor, to: dateti
         )
     settings = billing_settings(organisation)
     steps: list[ClockStep] = []
-    for day in run_days(settings, start, to):
-        _set_clock(organisation, actor, day)
-        if day.day == settings.bill_day:
-            billed = run_billing(organisation=organisation, as_of=day, actor=actor)
-            steps.append(
-                ClockStep(
-                    kind=BillingRun.Kind.BILLING,
-                    on=day,
-                    run=billed.run,
-                    invoices=billed.invoices,
-                    charges=0,
-                    failures=billed.failures,
-                    total=billed.total,
-                )
-            )
-        if day.day == settings.collection_day:
-            collected = run_collection(organisation=organisation, as_of=day, actor=actor)
-            steps.append(
-                ClockStep(
-                    kind=BillingRun.Kind.COLLECTION,
-                    on=day,
-                    run=collected.run,
-                    invoices=0,
-                    charges=collected.charges,
-                    failures=collected.failures,
-                    total=collected.total,
-                )
-            )
+    fixed = set(run_days(settings, start, to))
+    day = start
+    while day < to:
+        day += datetime.timedelta(days=1)
+        kinds = _runs_of_day(organisation, settings, day, fixed)
+        if kinds:
+            _set_clock(organisation, actor, day)
+        steps += [_fire(organisation, kind, day, actor) for kind in kinds]
     _set_clock(organisation, actor, to)
     return ClockResult(start=start, to=to, steps=steps)
 

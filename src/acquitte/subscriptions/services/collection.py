@@ -26,7 +26,7 @@ import datetime
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -58,6 +59,7 @@ from acquitte.payments.services import (
 )
 
 from ..models import BillingRun, CollectionAttempt
+from ..renewal_selectors import chargeable_invoices
 from ..selectors import (
     billing_settings,
     collectable_invoices,
@@ -224,7 +226,8 @@ def collect_customers(
         _tell_no_method(organisation, claims, methods, collection_date, actor, result)
         charged = [c for c in claims if c.customer_id in methods and c.outcome == _Outcome.PENDING]
         if charged:
-            _charge(organisation, charged, methods, collection_date, actor, result, concurrency, progress)
+            by_invoice = {c.invoice_id: methods[c.customer_id] for c in charged}
+            _charge(organisation, charged, by_invoice, collection_date, actor, result, concurrency, progress)
     except Exception as error:
         count_chunk(run=run, actor=actor, failures=1, errors=[f"{type(error).__name__}: {error}"])
         raise
@@ -262,36 +265,95 @@ def _claim(
             return _Outcome.SKIPPED
         return _Outcome.PENDING if customer_id in methods else _Outcome.NO_METHOD
 
+    claims = _take_claims(
+        organisation,
+        [(pk, first_outcome(pk, customer_id), pk in declared) for pk, customer_id in invoices],
+        collection_date,
+        run,
+        Q(invoice__customer_id__in=customer_ids),
+    )
+    return claims, methods
+
+
+def _take_claims(
+    organisation: "Organisation",
+    invoices: list[tuple[int, CollectionAttempt.Outcome, bool]],
+    collection_date: datetime.date,
+    run: BillingRun,
+    scope: Q,
+) -> list[_Claim]:
+    """Insert the day's attempt of each (invoice, first outcome, transfer declared), take up the
+    claims of ``scope`` cut short, and return this run's claims of ``scope`` still to answer."""
     CollectionAttempt.objects.bulk_create(
         [
             CollectionAttempt(
                 organisation=organisation,
                 invoice_id=pk,
                 collection_date=collection_date,
-                outcome=first_outcome(pk, customer_id),
-                message=_("Virement ou chèque déclaré.") if pk in declared else "",
+                outcome=outcome,
+                message=_("Virement ou chèque déclaré.") if declared else "",
                 run=run,
             )
-            for pk, customer_id in invoices
+            for pk, outcome, declared in invoices
         ],
         ignore_conflicts=True,
         batch_size=1000,
     )
     # One UPDATE takes each claim cut short: a racing run's UPDATE finds it fresh and leaves it.
-    stale_claims(organisation, collection_date).filter(invoice__customer_id__in=customer_ids).update(
-        run=run, created_at=timezone.now()
+    stale_claims(organisation, collection_date).filter(scope).update(run=run, created_at=timezone.now())
+    ours = (
+        CollectionAttempt.objects.filter(run=run, collection_date=collection_date, payment__isnull=True)
+        .filter(scope)
+        .exclude(outcome=_Outcome.SKIPPED)
     )
-    ours = CollectionAttempt.objects.filter(
-        run=run, collection_date=collection_date, invoice__customer_id__in=customer_ids, payment__isnull=True
-    ).exclude(outcome=_Outcome.SKIPPED)
     rows = ours.values_list("pk", "invoice_id", "invoice__customer_id", "outcome").order_by(
         "invoice__customer_id", "invoice__due_date", "invoice_id"
     )
-    claims = [
+    return [
         _Claim(pk=pk, invoice_id=invoice_id, customer_id=customer_id, outcome=_Outcome(outcome))
         for pk, invoice_id, customer_id, outcome in rows
     ]
-    return claims, methods
+
+
+def charge_invoices(
+    *,
+    organisation: "Organisation",
+    methods: Mapping[int, PaymentMethod],
+    collection_date: datetime.date,
+    actor: Actor,
+    run: BillingRun,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> ChunkResult:
+    """Charge each invoice of ``methods`` to its own method (a service's chosen card, not the
+    customer's default), with the rules of ``collect_customers``: one attempt per invoice and
+    collection day (``CollectionAttempt``), committed before the calls, the same keys, the calls
+    outside any transaction, a declared transfer skipped. The caller counts the result into ``run``."""
+    check_can_write(actor, organisation)
+    if run.organisation_id != organisation.pk:
+        raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
+    result = ChunkResult()
+    with transaction.atomic():
+        invoices = list(
+            chargeable_invoices(organisation, list(methods)).order_by("pk").values_list("pk", flat=True)
+        )
+        declared = declared_invoice_ids(invoices)
+        claims = _take_claims(
+            organisation,
+            [
+                (pk, _Outcome.SKIPPED if pk in declared else _Outcome.PENDING, pk in declared)
+                for pk in invoices
+            ],
+            collection_date,
+            run,
+            Q(invoice_id__in=list(methods)),
+        )
+    claims = [claim for claim in claims if claim.outcome == _Outcome.PENDING]
+    result.customers = len({c.customer_id for c in claims})
+    result.invoices = len(claims)
+    if claims:
+        charged = {claim.invoice_id: methods[claim.invoice_id] for claim in claims}
+        _charge(organisation, claims, charged, collection_date, actor, result, concurrency, None)
+    return result
 
 
 def _charge(
@@ -304,14 +366,14 @@ def _charge(
     concurrency: int,
     progress: Progress | None,
 ) -> None:
-    """Commit the claims' charges, call the providers, and record each customer's outcomes in
-    batches of about ``APPLY_BATCH`` invoices as the answers come in."""
+    """Commit the claims' charges (each to its invoice's method in ``methods``), call the providers,
+    and record each customer's outcomes in batches of about ``APPLY_BATCH`` invoices as they come in."""
     opened = open_charges(
         organisation=organisation,
         requests=[
             ChargeRequest(
                 invoice_id=claim.invoice_id,
-                method=methods[claim.customer_id],
+                method=methods[claim.invoice_id],
                 idempotency_key=collection_key(claim.invoice_id, collection_date),
             )
             for claim in claims

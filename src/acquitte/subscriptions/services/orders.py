@@ -15,6 +15,7 @@ order may leave a gap.
 """
 
 import logging
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict
 
@@ -42,7 +43,8 @@ from acquitte.payments.models import ChargeAttempt, Payment, PaymentMethod
 from acquitte.payments.selectors import valid_methods
 from acquitte.payments.services import pay_invoice
 
-from ..models import RECURRING_KINDS, Order, OrderCharge, OrderLine, Subscription
+from ..models import RECURRING_KINDS, Order, OrderCharge, OrderLine, Service, Subscription
+from ..periods import anniversary
 from ..selectors import PLACED_KINDS, SHIPPED_KINDS, order_has_hardware, order_move_allowed, today_for
 
 if TYPE_CHECKING:
@@ -147,6 +149,9 @@ def _checked_line(
         raise BusinessError(_("Ce produit n'est plus proposé."), code=ErrorCode.INVALID_STATE)
     description = (description or "").strip() or product.name
     check_text(description, max_length=MAX_DESCRIPTION, label=_("La description"))
+    if product.kind == Product.Kind.DOMAIN:
+        description = domain_name(description)
+        _check_domain_free(order.organisation, description)
     fields = line_fields(
         organisation=order.organisation,
         customer=order.customer,
@@ -459,9 +464,12 @@ def complete_order(*, order: Order, actor: Actor) -> Order:
 
 
 def _start_subscriptions(order: Order, actor: Actor) -> None:
+    """The subscriptions of the recurring lines; a domain or a yearly service gets its ``Service``,
+    which expires a year after its start (the renewal run invoices the years after the first)."""
     order.completed_on = today_for(order.organisation)
     _move(order, Order.Status.COMPLETED, actor)
-    Subscription.objects.bulk_create(
+    lines = list(order.lines.filter(product__kind__in=list(RECURRING_KINDS)).select_related("product"))
+    subscriptions = Subscription.objects.bulk_create(
         Subscription(
             organisation=order.organisation,
             customer=order.customer,
@@ -474,8 +482,65 @@ def _start_subscriptions(order: Order, actor: Actor) -> None:
             period=Subscription.Period(RECURRING_KINDS[Product.Kind(line.product.kind)]),
             started_on=order.completed_on,
         )
-        for line in order.lines.filter(product__kind__in=list(RECURRING_KINDS)).select_related("product")
+        for line in lines
     )
+    services = []
+    for line, subscription in zip(lines, subscriptions, strict=True):
+        kind = SERVICE_KINDS.get(Product.Kind(line.product.kind))
+        if kind is None:
+            continue
+        if kind == Service.Kind.DOMAIN:
+            _check_domain_free(order.organisation, line.description)
+        services.append(
+            Service(
+                organisation=order.organisation,
+                customer=order.customer,
+                subscription=subscription,
+                kind=kind,
+                name=line.description,
+                expires_on=anniversary(order.completed_on, 1),
+            )
+        )
+    Service.objects.bulk_create(services)
+
+
+#: The catalogue kinds whose subscriptions are services renewed on their expiry date (seed 002).
+SERVICE_KINDS = {Product.Kind.DOMAIN: Service.Kind.DOMAIN, Product.Kind.YEARLY: Service.Kind.SERVICE}
+#: A label of a host name: letters, digits and inner hyphens, 1 to 63 characters (RFC 1035, IDNA).
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def domain_name(text: str) -> str:
+    """``text`` as a domain name: lower case, IDNA (``café.fr`` → ``xn--caf-dma.fr``), at least two
+    labels of 1 to 63 characters, 253 at most in all; a clear error otherwise."""
+    refused = BusinessError(
+        _("« %(name)s » n'est pas un nom de domaine valable (par exemple : exemple.com).")
+        % {"name": text[:80]},
+        code=ErrorCode.INVALID_INPUT,
+    )
+    name = text.strip().rstrip(".").lower()
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise refused from None
+    labels = name.split(".")
+    if len(labels) < 2 or len(name) > 253 or labels[-1].isdigit():
+        raise refused
+    if not all(_LABEL.match(label) for label in labels):
+        raise refused
+    return name
+
+
+def _check_domain_free(organisation: "Organisation", name: str) -> None:
+    """A domain is one service of the organisation until it is terminated (``service_domain_once``)."""
+    taken = Service.objects.filter(organisation=organisation, kind=Service.Kind.DOMAIN, name=name).exclude(
+        status=Service.Status.TERMINATED
+    )
+    if taken.exists():
+        raise BusinessError(
+            _("Le nom de domaine %(name)s est déjà un service de cette organisation.") % {"name": name},
+            code=ErrorCode.DUPLICATE,
+        )
 
 
 @transaction.atomic

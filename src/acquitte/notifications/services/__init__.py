@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
@@ -18,13 +17,54 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from acquitte.core.actors import Actor, Person, PublicLink, System
+from acquitte.core.actors import Actor, Person
 from acquitte.core.errors import BusinessError, ErrorCode
 from acquitte.core.tenancy import check_can_write, check_is_system
 from acquitte.customers.models import Customer, Organisation, User
 
-from .models import Notification, OutboundMessage
-from .sms import SmsError, get_sms_backend
+from ..models import Notification, OutboundMessage
+from ..sms import SmsError, get_sms_backend
+from .access import _check_acts_in
+from .webhooks import (
+    PROVISIONING_EVENTS,
+    TEST_EVENT,
+    create_webhook_endpoint,
+    delete_webhook_endpoint,
+    deliver_due_webhooks,
+    deliver_webhook,
+    queue_webhook_event,
+    replay_webhook_delivery,
+    rotate_webhook_secret,
+    send_test_event,
+    update_webhook_endpoint,
+)
+
+__all__ = [
+    "PROVISIONING_EVENTS",
+    "TEST_EVENT",
+    "StaffNotice",
+    "create_webhook_endpoint",
+    "delete_webhook_endpoint",
+    "deliver",
+    "deliver_due_webhooks",
+    "deliver_queued",
+    "deliver_webhook",
+    "mark_read",
+    "notify_staff",
+    "notify_staff_many",
+    "queue_email",
+    "queue_sms",
+    "queue_webhook_event",
+    "record_sms_status",
+    "render_email",
+    "render_sms",
+    "replay_webhook_delivery",
+    "retry_message",
+    "rotate_webhook_secret",
+    "send_test_event",
+    "send_to_customer",
+    "update_webhook_endpoint",
+]
 
 MAX_ATTEMPTS = 5
 STALE_SENDING = datetime.timedelta(hours=1)
@@ -36,23 +76,6 @@ SMS_STATUS = {
     "failed": OutboundMessage.Status.FAILED,
 }
 FINAL = {OutboundMessage.Status.DELIVERED, OutboundMessage.Status.FAILED}
-
-
-def _check_acts_in(actor: Actor, organisation: Organisation) -> None:
-    """A message reports a change someone made in this organisation: its staff, one of its
-    customers (signed in or through a public link), or the system. Anyone else is refused."""
-    if isinstance(actor, System):
-        return
-    if isinstance(actor, PublicLink):
-        allowed = actor.organisation_id == organisation.pk
-    elif isinstance(actor, Person) and actor.customer_id is not None:
-        allowed = Customer.objects.filter(pk=actor.customer_id, organisation=organisation).exists()
-    elif isinstance(actor, Person):
-        allowed = actor.is_superuser or actor.organisation_id == organisation.pk
-    else:
-        allowed = False
-    if not allowed:
-        raise PermissionDenied(_("Vous n'avez pas accès à cette organisation."))
 
 
 def render_email(template: str, context: dict[str, Any], *, language: str) -> tuple[str, str, str]:
@@ -70,7 +93,7 @@ def render_sms(template: str, context: dict[str, Any], *, language: str) -> str:
 
 
 def _queue(**fields: Any) -> OutboundMessage:
-    from .tasks import deliver_message
+    from ..tasks import deliver_message
 
     message = OutboundMessage.objects.create(**fields)
     transaction.on_commit(lambda: deliver_message.delay(message.pk))
@@ -79,7 +102,7 @@ def _queue(**fields: Any) -> OutboundMessage:
 
 def _queue_many(messages: list[OutboundMessage]) -> None:
     """Write many messages in one insert, each delivered after commit as ``_queue`` does."""
-    from .tasks import deliver_message
+    from ..tasks import deliver_message
 
     created = OutboundMessage.objects.bulk_create(messages)
 
@@ -288,7 +311,7 @@ def retry_message(*, message: OutboundMessage, actor: Actor) -> OutboundMessage:
     check_can_write(actor, message.organisation)
     if message.status != OutboundMessage.Status.FAILED:
         raise BusinessError(_("Seul un message en échec peut être renvoyé."), code=ErrorCode.INVALID_STATE)
-    from .tasks import deliver_message
+    from ..tasks import deliver_message
 
     OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundMessage.Status.QUEUED, attempts=0)
     transaction.on_commit(lambda: deliver_message.delay(message.pk))
