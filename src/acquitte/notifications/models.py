@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from acquitte.core.crypto import decrypt_text, encrypt_text
+
 
 class Notification(models.Model):
     """Something staff of an organisation should know (a payment received or failed…)."""
@@ -75,8 +77,9 @@ class WebhookEndpoint(models.Model):
     organisation = models.ForeignKey("customers.Organisation", on_delete=models.CASCADE, related_name="+")
     url = models.URLField(_("adresse"), max_length=500)
     description = models.CharField(_("description"), max_length=200, blank=True)
-    #: ``whsec_`` and the base64 of 24 random bytes; shown to the owner, used to sign.
-    secret = models.CharField(max_length=80, editable=False)
+    #: The signing secret (``whsec_`` and the base64 of 24 random bytes), encrypted at rest like the
+    #: providers' credentials: read and set it through ``secret``.
+    secret_encrypted = models.CharField(max_length=255, editable=False)
     #: The event types it hears; empty: all of them.
     event_types = models.JSONField(_("événements"), default=list, blank=True)
     active = models.BooleanField(_("actif"), default=True)
@@ -89,6 +92,15 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def secret(self) -> str:
+        """Shown to the owner, used to sign."""
+        return decrypt_text(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = encrypt_text(value)
 
 
 class WebhookDelivery(models.Model):

@@ -3,29 +3,21 @@
 import json
 import secrets
 
-from cryptography.fernet import Fernet, MultiFernet
-from django.conf import settings
-
-
-def _fernet() -> MultiFernet:
-    """ACQUITTE_ENCRYPTION_KEY (settings.py refuses to start without it outside DEBUG): one Fernet
-    key, or several separated by commas, the first encrypting and every one decrypting (rotation)."""
-    keys = [k.strip() for k in settings.ACQUITTE_ENCRYPTION_KEY.split(",") if k.strip()]
-    return MultiFernet([Fernet(k) for k in keys])
+from acquitte.core.crypto import decrypt_text, encrypt_text, fernet
 
 
 def encrypt(data: dict[str, str]) -> str:
-    return _fernet().encrypt(json.dumps(data).encode()).decode()
+    return encrypt_text(json.dumps(data))
 
 
 def decrypt(token: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads(_fernet().decrypt(token.encode()))
+    data: dict[str, str] = json.loads(decrypt_text(token))
     return data
 
 
 def rotate(token: str) -> str:
     """``token`` encrypted again with the first key (after a new key is put first)."""
-    return _fernet().rotate(token.encode()).decode()
+    return fernet().rotate(token.encode()).decode()
 
 
 def new_webhook_secret() -> str:

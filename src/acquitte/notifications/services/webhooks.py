@@ -218,7 +218,7 @@ def rotate_webhook_secret(*, endpoint: WebhookEndpoint, actor: Actor) -> Webhook
     check_can_manage_settings(actor, endpoint.organisation)
     with transaction.atomic():
         endpoint.secret = _new_secret()
-        endpoint.save(update_fields=["secret"])
+        endpoint.save(update_fields=["secret_encrypted"])
         record_transition(
             obj=endpoint,
             organisation=endpoint.organisation,

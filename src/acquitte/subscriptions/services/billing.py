@@ -91,7 +91,7 @@ class ChunkResult:
     invoice_ids: list[int] = field(default_factory=list)
 
 
-def _check_date(as_of: object) -> datetime.date:
+def check_run_date(as_of: object) -> datetime.date:
     if not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime):
         raise BusinessError(_("Date invalide."), code=ErrorCode.INVALID_DATE)
     return as_of
@@ -115,7 +115,7 @@ def run_billing(
     from ..tasks import bill_chunk
 
     check_can_write(actor, organisation)
-    as_of = _check_date(as_of)
+    as_of = check_run_date(as_of)
     if chunk_size < 1:
         raise BusinessError(_("Taille de lot invalide."), code=ErrorCode.INVALID_INPUT)
     started = time.perf_counter()
@@ -131,10 +131,10 @@ def run_billing(
     reason = actor_label(actor)
     for done, (first, last) in enumerate(bounds, 1):
         bill_chunk.delay(organisation.pk, as_of.isoformat(), first, last, run.pk, user_id, reason)
-        if progress is not None and _eager():
+        if progress is not None and runs_inline():
             progress(done, len(bounds))
-    if not _eager() and wait:
-        _wait_for(run, progress)
+    if not runs_inline() and wait:
+        wait_for_run(run, progress)
     run.refresh_from_db()
     return RunSummary(
         run=run,
@@ -146,11 +146,11 @@ def run_billing(
     )
 
 
-def _eager() -> bool:
+def runs_inline() -> bool:
     return bool(getattr(django_settings, "CELERY_TASK_ALWAYS_EAGER", False))
 
 
-def _wait_for(run: BillingRun, progress: Callable[[int, int], None] | None) -> None:
+def wait_for_run(run: BillingRun, progress: Callable[[int, int], None] | None) -> None:
     """Poll the run's record until its last chunk is counted in, or the workers stall."""
     last_done, last_change = -1, time.monotonic()
     while True:
@@ -202,12 +202,12 @@ def bill_customers(
     """Bill these customers for everything due by ``as_of`` and not billed yet, in one transaction
     (counted in ``run`` in that same transaction)."""
     check_can_write(actor, organisation)
-    as_of = _check_date(as_of)
+    as_of = check_run_date(as_of)
     if run is not None and run.organisation_id != organisation.pk:
         raise BusinessError(_("Objet introuvable."), code=ErrorCode.NOT_FOUND)
     settings = billing_settings(organisation)
     with transaction.atomic():
-        locked = _lock_customers(organisation, customer_ids)
+        locked = lock_customers(organisation, customer_ids)
         plan = plan_customers(organisation=organisation, settings=settings, customer_ids=locked, as_of=as_of)
         result = _write(organisation, settings, plan, as_of, actor, run)
         if run is not None:
@@ -223,7 +223,7 @@ def bill_customers(
     return result
 
 
-def _lock_customers(organisation: "Organisation", customer_ids: Sequence[int]) -> list[int]:
+def lock_customers(organisation: "Organisation", customer_ids: Sequence[int]) -> list[int]:
     """Lock the customers' rows in id order (two workers never deadlock), by their id range: a
     chunk's ids are dense, and the range is one index scan where a list of ids is a long query."""
     wanted = set(customer_ids)
@@ -238,7 +238,9 @@ def _lock_customers(organisation: "Organisation", customer_ids: Sequence[int]) -
     return [pk for pk in found if pk in wanted]
 
 
-def _issue_date(organisation: "Organisation", as_of: datetime.date, series: str = "invoice") -> datetime.date:
+def run_issue_date(
+    organisation: "Organisation", as_of: datetime.date, series: str = "invoice"
+) -> datetime.date:
     """``as_of``, or the date of the series' last number when a catch-up run comes after it."""
     last = (
         NumberSeries.objects.filter(organisation=organisation, kind=series)
@@ -262,7 +264,7 @@ def _write(
     )
     to_invoice = [p for p in plan.invoices if p.lines]
     if to_invoice:
-        issued = _issue_date(organisation, as_of)
+        issued = run_issue_date(organisation, as_of)
         drafts = _insert_drafts(organisation, settings, to_invoice, issued, run)
         finalised = finalise_checked(
             organisation=organisation,
@@ -271,7 +273,7 @@ def _write(
             issue_date=issued,
             new_lines={draft.pk: planned.lines for draft, planned in zip(drafts, to_invoice, strict=True)},
         )
-        _queue_emails(organisation, finalised)
+        queue_invoice_emails(organisation, finalised)
         result.invoices = len(finalised)
         result.total = sum((inv.total for inv in finalised), ZERO)
         result.invoice_ids = [inv.pk for inv in finalised]
@@ -438,7 +440,7 @@ def _issue_credits(
                     organisation=organisation,
                     invoices=[draft],
                     actor=actor,
-                    issue_date=_issue_date(organisation, as_of, "credit_note"),
+                    issue_date=run_issue_date(organisation, as_of, "credit_note"),
                 )
         except BusinessError as exc:
             result.failures += 1
@@ -541,7 +543,7 @@ MESSAGE_COLUMNS = [
 ]
 
 
-def _queue_emails(
+def queue_invoice_emails(
     organisation: "Organisation", invoices: list[Invoice], recipients: Mapping[int, str] | None = None
 ) -> None:
     """Each new invoice's e-mail, in the outbox in this transaction; delivered after commit. It goes

@@ -51,7 +51,7 @@ from ..dunning_selectors import (
     services_of_invoices,
 )
 from ..models import BillingRun, CollectionAttempt, DunningSettings, DunningStep, Service, ServiceSuspension
-from .billing import MESSAGE_COLUMNS, _issue_date, _queue_emails
+from .billing import MESSAGE_COLUMNS, check_run_date, queue_invoice_emails, run_issue_date
 from .collection import charge_invoices
 from .runs import count_chunk, open_run
 from .suspensions import suspend_services, terminate_services
@@ -180,12 +180,6 @@ def _plain(value: object) -> object:
 # --- the run ---
 
 
-def _check_date(as_of: object) -> datetime.date:
-    if not isinstance(as_of, datetime.date) or isinstance(as_of, datetime.datetime):
-        raise BusinessError(_("Date invalide."), code=ErrorCode.INVALID_DATE)
-    return as_of
-
-
 def run_dunning(
     *,
     organisation: "Organisation",
@@ -200,7 +194,7 @@ def run_dunning(
     is a Celery task (``dunning_chunk``) and the run's record fills in as workers finish.
     """
     check_can_write(actor, organisation)
-    as_of = _check_date(as_of)
+    as_of = check_run_date(as_of)
     if chunk_size < 1:
         raise BusinessError(_("Taille de lot invalide."), code=ErrorCode.INVALID_INPUT)
     started = time.perf_counter()
@@ -489,7 +483,7 @@ def _late_fees(
 ) -> Decimal:
     """One late-fee invoice per overdue invoice, finalised together, each e-mailed to its customer."""
     category = out_of_scope_category(organisation)
-    issued = _issue_date(organisation, as_of)
+    issued = run_issue_date(organisation, as_of)
     drafts: dict[int, Invoice] = {}
     for row in rows:
         invoice = invoices[row.invoice_id]
@@ -526,7 +520,7 @@ def _late_fees(
         if row.pk in drafts:
             row.fee_invoice = by_id[drafts[row.pk].pk]
     update_rows(rows, ["outcome", "message", "fee_invoice"])
-    _queue_emails(organisation, finalised)
+    queue_invoice_emails(organisation, finalised)
     return sum((inv.total for inv in finalised), ZERO)
 
 

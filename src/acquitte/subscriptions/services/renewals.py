@@ -66,7 +66,15 @@ from ..renewal_selectors import (
     services_to_invoice,
 )
 from ..service_selectors import card_expires_on
-from .billing import LINE_COLUMNS, _check_date, _eager, _issue_date, _lock_customers, _queue_emails, _wait_for
+from .billing import (
+    LINE_COLUMNS,
+    check_run_date,
+    lock_customers,
+    queue_invoice_emails,
+    run_issue_date,
+    runs_inline,
+    wait_for_run,
+)
 from .collection import DEFAULT_CONCURRENCY, charge_invoices
 from .runs import count_chunk, open_run
 
@@ -156,7 +164,7 @@ def run_renewals(
     from ..tasks import renew_chunk
 
     check_can_write(actor, organisation)
-    as_of = _check_date(as_of)
+    as_of = check_run_date(as_of)
     if chunk_size < 1:
         raise BusinessError(_("Taille de lot invalide."), code=ErrorCode.INVALID_INPUT)
     started = time.perf_counter()
@@ -186,14 +194,14 @@ def run_renewals(
             user_id,
             actor_label(actor),
         )
-        if _eager():
+        if runs_inline():
             counts = cast("dict[str, int]", sent.result)  # ran here: its value, no result backend
             summary.expired += counts["expired"]
             summary.notices += counts["notices"]
             if progress is not None:
                 progress(done, len(chunks))
-    if not _eager() and wait:
-        _wait_for(run, progress)
+    if not runs_inline() and wait:
+        wait_for_run(run, progress)
     run.refresh_from_db()
     summary.invoices, summary.charges, summary.failures = run.invoices, run.charges, run.failures
     summary.total = run.total
@@ -450,7 +458,7 @@ def _issue(
     settings = renewal_settings(organisation)
     as_of = run.run_date
     with transaction.atomic():
-        _lock_customers(organisation, list(span))  # every customer of the span, in id order
+        lock_customers(organisation, list(span))  # every customer of the span, in id order
         due = _due(organisation, as_of, settings.renewal_notice_days, span)
         if due:
             _invoice(organisation, run, due, actor, result)
@@ -460,7 +468,7 @@ def _issue(
 def _invoice(
     organisation: "Organisation", run: BillingRun, due: list[_Due], actor: Actor, result: RenewalChunkResult
 ) -> None:
-    issued = _issue_date(organisation, run.run_date)
+    issued = run_issue_date(organisation, run.run_date)
     lines = _Lines(organisation)
     fields = [lines.of(item) for item in due]
     drafts = _drafts(organisation, due, issued)
@@ -519,7 +527,7 @@ def _invoice(
         for item, draft, _f in kept
         if item.service.billing_contact is not None and item.service.billing_contact.email
     }
-    _queue_emails(organisation, finalised, contacts)
+    queue_invoice_emails(organisation, finalised, contacts)
     result.customers += len({item.service.customer_id for item, _d, _f in kept})
     result.invoices += len(finalised)
     result.total += sum((invoice.total for invoice in finalised), ZERO)

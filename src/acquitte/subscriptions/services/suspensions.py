@@ -32,7 +32,7 @@ from acquitte.notifications.services import queue_email, queue_webhook_event, re
 from ..dunning_selectors import dunning_settings
 from ..models import Service, ServiceSuspension, Subscription
 from ..selectors import today_for
-from .billing import _issue_date
+from .billing import run_issue_date
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Organisation
@@ -191,7 +191,7 @@ def _reactivation_invoice(
     if product is None or not product.active:
         return None
     customer = services[0].customer
-    issued = _issue_date(organisation, on)
+    issued = run_issue_date(organisation, on)
     lines = [
         replace(product_line(product), description=f"{product.name} — {service.name}") for service in services
     ]
