@@ -97,7 +97,6 @@ def test_demo_domains_walk_seed_002(db):
     card = service_selectors.recurring_cards(cafe)[0]
     contacts = service_selectors.billing_contacts(cafe)
     assert any(not service_selectors.holder_matches(c, card) for c in contacts)
-    assert Service.objects.filter(
-        status=Service.Status.SUSPENDED, suspensions__invoice__isnull=False
-    ).exists()
+    suspended = Service.objects.filter(status=Service.Status.SUSPENDED, suspensions__invoice__isnull=False)
+    assert suspended.filter(suspensions__reactivation_invoice__isnull=False).exists()  # the fee to pay
     assert Service.objects.filter(organisation__slug="atelier", kind=Service.Kind.DOMAIN).exists()

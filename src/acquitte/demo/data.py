@@ -151,6 +151,12 @@ def _terms(org: Organisation, today: datetime.date) -> None:
     )
 
 
+def _reactivation_fee(org: Organisation, category: TaxCategory, price: str) -> None:
+    """The fee a service suspended for non-payment costs to reactivate (seeds 000, 002)."""
+    fee = _product(org, "REACTIVATION", "Frais de réactivation", "one_time", price, category)
+    subscriptions.update_dunning_settings(organisation=org, actor=DEMO, reactivation_fee=fee)
+
+
 def _card(customer: Customer, holder: str, number: str = "4242424242424242") -> None:
     expiry = f"12/{(timezone.localdate().year + 3) % 100:02d}"
     add_card(customer=customer, holder=holder, number=number, cvv="123", expiry=expiry, actor=DEMO)
@@ -280,6 +286,7 @@ def build_quebec(result: DemoResult, today: datetime.date) -> After:
     dom_ca = _product(org, "DOM-CA", "Nom de domaine .ca — 1 an", "domain", "24.99", qc, "an")
     dom_com = _product(org, "DOM-COM", "Nom de domaine .com — 1 an", "domain", "19.99", qc, "an")
     yearly_web = _product(org, "HEB-AN", "Hébergement Web — forfait annuel", "yearly", "299.00", qc, "an")
+    _reactivation_fee(org, qc, "25.00")
 
     cafe = customers.create_customer(
         actor=DEMO,
@@ -613,6 +620,7 @@ def build_france(result: DemoResult, today: datetime.date) -> After:
     support = _product(org, "SUPPORT-AN", "Contrat de support annuel", "yearly", "480.00", tva20, "an")
     book = _product(org, "LIVRE-GUIDE", "Guide imprimé « Bien vendre en ligne »", "hardware", "24.00", tva55)
     dom_fr = _product(org, "DOM-FR", "Nom de domaine .fr — 1 an", "domain", "12.00", tva20, "an")
+    _reactivation_fee(org, tva20, "20.00")
 
     martin = customers.create_customer(
         actor=DEMO,
