@@ -21,18 +21,14 @@ e-mails, meanwhile, to an in-memory backend: the deployment the README recommend
 Peak RSS is then this process's, not the workers'.
 """
 
-import contextlib
 import datetime
 import resource
-import sys
 import tempfile
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import _setup  # noqa: F401
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
@@ -46,7 +42,7 @@ from acquitte.subscriptions import tasks
 from acquitte.subscriptions.models import BilledPeriod, Subscription
 from acquitte.subscriptions.services import run_billing
 from tests import factories
-from tests.subscriptions.live import Worker, celery_workers
+from _workers import parse_args, workers_for
 
 ACTOR = System(reason="billing_run")
 STARTED = datetime.date(2026, 2, 1)
@@ -144,19 +140,6 @@ def copy_rate(org, tables: list[str]) -> float:  # type: ignore[no-untyped-def]
     return Invoice.objects.filter(organisation=org).count() / elapsed
 
 
-def workers_for(count: int) -> contextlib.AbstractContextManager[list[Worker]]:
-    """``--workers``: that many Celery worker processes share the run; without it, it runs in process."""
-    if not count:
-        return contextlib.nullcontext([])
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        sys.exit("--workers needs REDIS_URL (a Redis database of its own: it is emptied)")
-    names = [f"bench{k + 1}" for k in range(count)]
-    queues = {name: "celery" for name in names} | {"outbox": "outbox"}
-    return celery_workers(
-        [*names, "outbox"], Path(tempfile.mkdtemp()), redis_url=settings.REDIS_URL, queues=queues
-    )
-
-
 def main(n: int, workers: int = 0) -> None:
     call_command("migrate", verbosity=0)
     print(
@@ -209,9 +192,4 @@ def main(n: int, workers: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    args, workers = sys.argv[1:], 0
-    if "--workers" in args:
-        at = args.index("--workers")
-        workers = int(args[at + 1])
-        del args[at : at + 2]
-    main(int(args[0]) if args else 30_000, workers)
+    main(*parse_args(30_000))

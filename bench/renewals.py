@@ -2,21 +2,22 @@
 """Renew N domains expiring on one day, over N/5 customers, in one renewal run, and print its rate.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<db> uv run python bench/renewals.py [N]
+    REDIS_URL=redis://127.0.0.1:6379/<n> DATABASE_URL=… uv run python bench/renewals.py [N] --workers 2
 
 N defaults to 10 000. The data is written in bulk (not timed): N/5 customers with a billing address,
 five domains each, all expiring on 15 March 2027. The run of 1 March (the renewal invoice 14 days
-before, the default) issues one invoice per domain, one worker, in process (eager Celery), every
-rule kept (locked chunk, renewal rows, gapless numbers, frozen taxes and bill-to, ledger, audit, the
-e-mail queued in the outbox; delivering it is the outbox's work after commit, not timed). Then an
-immediate second run (which must issue nothing). Then, when the dunning run exists, the dunning
-steps of 16 March, on which every renewal invoice is overdue: ``dunning_steps_per_s``.
+before, the default) issues one invoice per domain, in process (eager Celery), or shared by W
+Celery workers with ``--workers W``, every rule kept (locked chunk, renewal rows, gapless numbers,
+frozen taxes and bill-to, ledger, audit, the e-mail queued in the outbox; delivering it is the
+outbox's work after commit, not timed). Then an immediate second run (which must issue nothing).
+Then the dunning steps of 16 March, on which every renewal invoice is overdue:
+``dunning_steps_per_s``.
 
 The last line is ``renewals_per_s: <renewal invoices issued per second>``.
 """
 
 import datetime
 import resource
-import sys
 import time
 import uuid
 from decimal import Decimal
@@ -29,8 +30,10 @@ from acquitte.catalog.models import Product
 from acquitte.core.actors import System
 from acquitte.customers.models import Address, Customer, Site
 from acquitte.subscriptions import services, tasks
-from acquitte.subscriptions.models import Service, ServiceRenewal, Subscription
+from acquitte.subscriptions.models import DunningStep, Service, ServiceRenewal, Subscription
+from acquitte.subscriptions.services.billing import wait_for_run
 from tests import factories
+from _workers import parse_args, workers_for
 
 ACTOR = System(reason="renewal_run")
 EXPIRES = datetime.date(2027, 3, 15)
@@ -98,7 +101,7 @@ def build(n: int):  # type: ignore[no-untyped-def]
     return org, customers * DOMAINS_EACH
 
 
-def main(n: int) -> None:
+def main(n: int, workers: int = 0) -> None:
     call_command("migrate", verbosity=0)
     print(
         f"database: {connection.vendor}; building {n} domains over {n // DOMAINS_EACH} customers…", flush=True
@@ -118,27 +121,39 @@ def main(n: int) -> None:
         if done % max(1, total // 10) == 0 or done == total:
             print(f"  {done}/{total} chunks, peak RSS {peak_rss_mb():.0f} MB", flush=True)
 
-    cpu = time.process_time()
-    first = services.run_renewals(organisation=org, as_of=NOTICE_DAY, actor=ACTOR, progress=progress)
-    cpu = time.process_time() - cpu
-    assert first.invoices == domains and first.failures == 0, first
-    assert ServiceRenewal.objects.filter(organisation=org).count() == domains
-    second = services.run_renewals(organisation=org, as_of=NOTICE_DAY, actor=ACTOR)
-    assert second.invoices == 0, "the second run issued something"
-    renewals_per_s = first.invoices / first.seconds
-    print(f"first run: {first.invoices} renewal invoices, total {first.total}, in {first.seconds:.2f} s")
-    print(f"python_cpu_s: {cpu:.2f} ({first.invoices / cpu:.0f} invoices per CPU second)")
-    print(f"peak_rss_mb: {peak_rss_mb():.0f}")
-    print(f"second_run_s: {second.seconds:.2f}")
-    run_dunning = getattr(services, "run_dunning", None)
-    if run_dunning is not None:
-        dunning = run_dunning(organisation=org, as_of=OVERDUE_DAY, actor=System(reason="dunning_run"))
-        print(
-            f"dunning run: {dunning.steps} steps over {dunning.invoices} invoices in {dunning.seconds:.2f} s"
+    with workers_for(workers) as started:
+        for worker in started:
+            worker.wait_ready()
+        cpu = time.process_time()
+        first = services.run_renewals(organisation=org, as_of=NOTICE_DAY, actor=ACTOR, progress=progress)
+        cpu = time.process_time() - cpu
+        if first.run is not None:
+            first.run.refresh_from_db()
+        issued = first.invoices if not workers else first.run.invoices
+        assert issued == domains and first.failures == 0, first
+        assert ServiceRenewal.objects.filter(organisation=org).count() == domains
+        second = services.run_renewals(organisation=org, as_of=NOTICE_DAY, actor=ACTOR)
+        assert (second.invoices if not workers else second.run.invoices) == 0, (
+            "the second run issued something"
         )
-        print(f"dunning_steps_per_s: {dunning.steps / dunning.seconds:.0f}")
+        renewals_per_s = issued / first.seconds
+        print(f"first run: {issued} renewal invoices, total {first.total}, in {first.seconds:.2f} s")
+        print(f"workers: {workers or '1, in process'}")
+        print(f"python_cpu_s: {cpu:.2f} ({issued / cpu:.0f} invoices per CPU second, this process)")
+        print(f"peak_rss_mb: {peak_rss_mb():.0f}")
+        print(f"second_run_s: {second.seconds:.2f}")
+        began = time.perf_counter()
+        dunning = services.run_dunning(
+            organisation=org, as_of=OVERDUE_DAY, actor=System(reason="dunning_run")
+        )
+        if workers and dunning.run is not None:
+            wait_for_run(dunning.run, None)
+        seconds = time.perf_counter() - began
+        steps = DunningStep.objects.filter(organisation=org, done_on=OVERDUE_DAY).count()
+        print(f"dunning run: {steps} steps over {domains} invoices in {seconds:.2f} s")
+        print(f"dunning_steps_per_s: {steps / seconds:.0f}")
     print(f"renewals_per_s: {renewals_per_s:.0f}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    main(*parse_args(10_000))

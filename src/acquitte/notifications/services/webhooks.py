@@ -163,13 +163,14 @@ def create_webhook_endpoint(
 ) -> WebhookEndpoint:
     check_can_manage_settings(actor, organisation)
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.create(
+        endpoint = WebhookEndpoint(
             organisation=organisation,
             url=_check_url(url),
             description=_clean_description(description),
             event_types=_event_types(event_types),
-            secret=_new_secret(),
         )
+        endpoint.secret = _new_secret()
+        endpoint.save()
         record_transition(obj=endpoint, organisation=organisation, actor=actor, action=AuditAction.CREATE)
     return endpoint
 

@@ -543,13 +543,57 @@ MESSAGE_COLUMNS = [
 ]
 
 
+def email_row(
+    organisation: "Organisation",
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body: str,
+    html: str,
+    reference: str,
+    link: str,
+    now: datetime.datetime,
+) -> tuple[object, ...]:
+    """One queued e-mail, its values in ``MESSAGE_COLUMNS`` order, for ``queue_email_rows``."""
+    queued = OutboundMessage.Status.QUEUED
+    email = OutboundMessage.Channel.EMAIL
+    return (
+        organisation.pk,
+        email,
+        kind,
+        to,
+        subject,
+        body,
+        html,
+        "",
+        None,
+        reference,
+        link,
+        queued,
+        0,
+        "",
+        "",
+        now,
+        None,
+        now,
+    )
+
+
+def queue_email_rows(rows: list[tuple[object, ...]]) -> None:
+    """A run's e-mails, written at once in this transaction; the outbox delivers them after commit."""
+    from ..tasks import deliver_run_messages
+
+    ids = insert_rows(OutboundMessage, MESSAGE_COLUMNS, rows, ids=True)
+    if ids:
+        transaction.on_commit(lambda: deliver_run_messages.delay(ids))
+
+
 def queue_invoice_emails(
     organisation: "Organisation", invoices: list[Invoice], recipients: Mapping[int, str] | None = None
 ) -> None:
     """Each new invoice's e-mail, in the outbox in this transaction; delivered after commit. It goes
     to the customer, or to the address ``recipients`` gives the invoice (a billing sub-contact)."""
-    from ..tasks import deliver_run_messages
-
     mail = _InvoiceMail(organisation)
     now = timezone.now()
     rows = []
@@ -558,27 +602,16 @@ def queue_invoice_emails(
         if to:
             subject, body, html, url = mail.render(invoice, invoice.customer)
             rows.append(
-                (
-                    organisation.pk,
-                    OutboundMessage.Channel.EMAIL,
-                    "invoice_sent",
-                    to,
-                    subject,
-                    body,
-                    html,
-                    "",
-                    None,
-                    invoice.number,
-                    url,
-                    OutboundMessage.Status.QUEUED,
-                    0,
-                    "",
-                    "",
-                    now,
-                    None,
-                    now,
+                email_row(
+                    organisation,
+                    kind="invoice_sent",
+                    to=to,
+                    subject=subject,
+                    body=body,
+                    html=html,
+                    reference=invoice.number,
+                    link=url,
+                    now=now,
                 )
             )
-    ids = insert_rows(OutboundMessage, MESSAGE_COLUMNS, rows, ids=True)
-    if ids:
-        transaction.on_commit(lambda: deliver_run_messages.delay(ids))
+    queue_email_rows(rows)

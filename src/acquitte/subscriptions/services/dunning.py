@@ -37,8 +37,6 @@ from acquitte.core.tenancy import check_can_manage_settings, check_can_write
 from acquitte.documents.services import date_text, money_text, public_url
 from acquitte.invoicing.models import Invoice
 from acquitte.invoicing.services import LineInput, create_invoice, finalise_invoices
-from acquitte.invoicing.services.posting import insert_rows
-from acquitte.notifications.models import OutboundMessage
 from acquitte.notifications.services import render_email
 
 from ..dunning_selectors import (
@@ -51,7 +49,7 @@ from ..dunning_selectors import (
     services_of_invoices,
 )
 from ..models import BillingRun, CollectionAttempt, DunningSettings, DunningStep, Service, ServiceSuspension
-from .billing import MESSAGE_COLUMNS, check_run_date, queue_invoice_emails, run_issue_date
+from .billing import check_run_date, email_row, queue_email_rows, queue_invoice_emails, run_issue_date
 from .collection import charge_invoices
 from .runs import count_chunk, open_run
 from .suspensions import suspend_services, terminate_services
@@ -606,8 +604,6 @@ def _queue_reminders(
     organisation: "Organisation", rows: list[DunningStep], invoices: dict[int, Invoice], as_of: datetime.date
 ) -> None:
     """Each reminder in the outbox, in one insert; delivered after commit."""
-    from ..tasks import deliver_run_messages
-
     mail = _ReminderMail(organisation)
     reactivation = _reactivation_due([row.invoice_id for row in rows])
     now = timezone.now()
@@ -635,27 +631,16 @@ def _queue_reminders(
             lang, before=row.kind == Kind.REMINDER_BEFORE, suspended=to_reactivate is not None, values=values
         )
         messages.append(
-            (
-                organisation.pk,
-                OutboundMessage.Channel.EMAIL,
-                f"dunning_{row.kind}",
-                customer.email,
-                " ".join(subject.split())[:200],
-                body,
-                html,
-                "",
-                None,
-                invoice.number,
-                url,
-                OutboundMessage.Status.QUEUED,
-                0,
-                "",
-                "",
-                now,
-                None,
-                now,
+            email_row(
+                organisation,
+                kind=f"dunning_{row.kind}",
+                to=customer.email,
+                subject=" ".join(subject.split())[:200],
+                body=body,
+                html=html,
+                reference=invoice.number,
+                link=url,
+                now=now,
             )
         )
-    ids = insert_rows(OutboundMessage, MESSAGE_COLUMNS, messages, ids=True)
-    if ids:
-        transaction.on_commit(lambda: deliver_run_messages.delay(ids))
+    queue_email_rows(messages)
