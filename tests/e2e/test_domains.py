@@ -7,6 +7,7 @@ import datetime
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from acquitte.customers.models import User
 from acquitte.invoicing.models import Invoice
@@ -59,7 +60,7 @@ def test_recurring_for_every_domain_then_renew_and_pay(live_server, page, accoun
     _customer, domains = account
     sign_in(page, live_server.url)
     open_domains(page)
-    assert page.locator("table.domains tbody tr").count() == 3
+    expect(page.locator("table.domains tbody tr")).to_have_count(3)
 
     # No card yet: only the renewals are offered, and the page says where to add a card.
     page.locator("details.actions-menu > summary").click()
@@ -79,7 +80,8 @@ def test_recurring_for_every_domain_then_renew_and_pay(live_server, page, accoun
     open_domains(page)
     choose(page, "Paiement récurrent tout")
     boxes = page.locator("input[name=service]")
-    assert boxes.count() == 3 and all(boxes.nth(n).is_checked() for n in range(3))
+    expect(boxes).to_have_count(3)
+    assert all(boxes.nth(n).is_checked() for n in range(3))
     assert page.locator("input[name=card]").first.is_checked()
     page.select_option("#contact", label="Jean Tremblay (Gestion JT inc.)")
     page.get_by_role("button", name="Confirmer").click()
@@ -91,11 +93,11 @@ def test_recurring_for_every_domain_then_renew_and_pay(live_server, page, accoun
     page.get_by_role("button", name="Confirmer").click()
     assert "Paiement récurrent activé pour 3 domaines" in page.text_content(".message.success")
     assert Service.objects.filter(recurring=True).count() == 3
-    assert page.locator("table.domains .recurring-on").count() == 3
+    expect(page.locator("table.domains .recurring-on")).to_have_count(3)
 
     # "Renouveler tout": one pro-forma a domain, each with its link to pay.
     choose(page, "Renouveler tout")
-    assert page.locator("ul.proformas li").count() == 3
+    expect(page.locator("ul.proformas li")).to_have_count(3)
     assert Invoice.objects.filter(kind=Invoice.Kind.PROFORMA, status=Invoice.Status.OPEN).count() == 3
     page.locator("ul.proformas li").filter(has_text="cafebonjour.ca").get_by_role(
         "link", name="Payer"

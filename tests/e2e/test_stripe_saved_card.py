@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from acquitte.customers.models import TermsVersion, User
 from acquitte.invoicing.models import Invoice
@@ -80,7 +81,7 @@ def test_card_saved_on_stripe_page_is_the_default_and_pays_the_next_invoice(live
     page.get_by_label("J'ai lu et j'accepte les conditions générales").check()
     page.get_by_role("button", name="J'accepte").click()
     page.wait_for_url(re.compile(r"/conditions/paiement/$"))
-    assert page.get_by_role("radio").count() == 1  # Stripe saves cards; nothing else is connected
+    expect(page.get_by_role("radio")).to_have_count(1)  # Stripe saves cards; nothing else is connected
     assert page.get_by_label("Carte de crédit").is_checked()
     shots(page, "first-login-payment-fr")
     if SHOTS:

@@ -7,6 +7,7 @@ import datetime
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from acquitte.customers.models import User
 from acquitte.subscriptions.models import Subscription
@@ -83,7 +84,7 @@ def test_order_on_two_sites_billed_prorated_then_debited(live_server, browser):
     client.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(client, live_server.url, "client@cafe.test")
     client.get_by_role("link", name="FACTURES", exact=True).click()
-    assert client.locator("a.rowlink").count() == 1
+    expect(client.locator("a.rowlink")).to_have_count(1)
     client.locator("a.rowlink").first.click()
     lines = client.text_content("table")
     assert "Site 1" in lines and "Site 2" in lines
