@@ -19,7 +19,13 @@ from acquitte.invoicing.models import Invoice
 from acquitte.notifications.models import OutboundMessage
 from acquitte.payments import services as payments
 from acquitte.subscriptions import dunning_selectors, services, tasks
-from acquitte.subscriptions.dunning_selectors import HELD_BY_TRANSFER, KIND_ORDER, Schedule, due_steps
+from acquitte.subscriptions.dunning_selectors import (
+    HELD_BY_TRANSFER,
+    KIND_ORDER,
+    Schedule,
+    due_steps,
+    pending_steps,
+)
 from acquitte.subscriptions.models import (
     BillingRun,
     BillingSettings,
@@ -28,6 +34,7 @@ from acquitte.subscriptions.models import (
     DunningStep,
     Service,
 )
+from acquitte.subscriptions.periods import add_days
 from tests import factories
 from tests.subscriptions import builders
 from tests.subscriptions.domain_builders import domain_product, service
@@ -161,6 +168,52 @@ def test_each_step_fires_once_in_order_never_after_payment_nor_within_a_transfer
             assert earlier[1] <= later[1]
     if paid_after is not None:
         assert all(on <= due + datetime.timedelta(days=paid_after) for _k, _off, on, _o in done)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    schedule=schedules(),
+    after=st.integers(-20, 200),
+    done_from=st.lists(st.integers(0, 12), max_size=6),
+    card=st.booleans(),
+    hold=st.one_of(st.none(), st.tuples(st.integers(-15, 150), st.integers(1, 30))),
+)
+def test_the_next_day_with_a_step_is_the_first_day_a_run_would_find_one(
+    schedule, after, done_from, card, hold
+):
+    """What lets the test clock jump: the earliest pending step (from ``after`` on) is the first
+    day after ``after`` on which ``due_steps`` has anything."""
+    every = schedule.steps(card_retries=card)
+    done = [(str(every[n][0]), every[n][1]) for n in done_from if n < len(every)]
+    held_until = DUE + datetime.timedelta(days=hold[0] + hold[1] - 1) if hold else None
+    start = DUE + datetime.timedelta(days=after)
+    facts = {"done": done, "card_retries": card, "held_until": held_until}
+    pending = pending_steps(schedule, due_date=DUE, **facts)
+    jump = min((max(s.on, start + datetime.timedelta(days=1)) for s in pending), default=None)
+    walk = next(
+        (
+            day
+            for day in (start + datetime.timedelta(days=n) for n in range(1, 400))
+            if due_steps(schedule, due_date=DUE, as_of=day, **facts)
+        ),
+        None,
+    )
+    assert jump == walk
+
+
+def test_a_step_past_the_calendars_end_is_never_due():
+    last = datetime.date.max - datetime.timedelta(days=5)
+    schedule = Schedule(
+        reminder_before_days=3,
+        overdue_reminder_days=(1, 7),
+        card_retry_days=(),
+        late_fee_after_days=None,
+        suspend_after_days=15,
+        terminate_after_days=None,
+    )
+    assert add_days(last, 7) is None
+    assert [s.offset for s in pending_steps(schedule, due_date=last)] == [-3, 1]
+    assert [s.offset for s in due_steps(schedule, due_date=last, as_of=datetime.date.max)] == [-3, 1]
 
 
 def test_a_run_after_missed_days_does_each_step_late_once_and_sends_only_the_latest_reminder():

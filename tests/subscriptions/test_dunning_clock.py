@@ -11,7 +11,7 @@ from acquitte.invoicing.models import Invoice
 from acquitte.notifications.models import OutboundMessage, WebhookDelivery, WebhookEndpoint
 from acquitte.payments import services as payments
 from acquitte.payments.models import PaymentMethod
-from acquitte.subscriptions import services
+from acquitte.subscriptions import dunning_selectors, renewal_selectors, services
 from acquitte.subscriptions.models import (
     BilledPeriod,
     BillingRun,
@@ -152,3 +152,38 @@ def test_a_declined_renewal_is_reminded_retried_suspended_and_reactivated_at_onc
     assert not DunningStep.objects.filter(invoice=invoice, done_on__gt=on(16)).exists()
     domain.refresh_from_db()
     assert domain.status == Service.Status.ACTIVE
+
+
+def test_the_clock_jumps_to_exactly_the_days_a_daily_walk_finds_something_due(org):
+    """Renewals and dunning asked for their next day (what the clock does) against asking every
+    day (what it did): the same days, a declined renewal, a card expiring and a second domain."""
+    customer = builders.customer_with_card(org, sites=1, card=DECLINED, email="client@exemple.ca")
+    card = customer.payment_methods.get()
+    PaymentMethod.objects.filter(pk=card.pk).update(exp_month=4, exp_year=2027)
+    product = domain_product(org)
+    first_year_paid(
+        service(customer, product, name="exemple.ca", expires_on=EXPIRES, recurring=True, payment_method=card)
+    )
+    service(customer, product, name="second.ca", expires_on=on(40))
+    day, end, fired = START, on(120), []
+    while True:
+        jumps = [renewal_selectors.next_renewal_day(org, day), dunning_selectors.next_dunning_day(org, day)]
+        jump = min((d for d in jumps if d is not None and d <= end), default=None)
+        walk = next(
+            (
+                d
+                for d in (day + datetime.timedelta(days=n) for n in range(1, (end - day).days + 1))
+                if renewal_selectors.renewal_due(org, d) or dunning_selectors.dunning_due(org, d)
+            ),
+            None,
+        )
+        assert jump == walk, (day, jump, walk)
+        if walk is None:
+            break
+        services.run_renewals(organisation=org, as_of=walk, actor=SYSTEM)
+        services.run_dunning(organisation=org, as_of=walk, actor=SYSTEM)
+        fired.append(walk)
+        day = walk
+    card_notices = [datetime.date(2027, 3, 31), datetime.date(2027, 4, 23)]  # 30 and 7 days before
+    assert {on(-14), EXPIRES, on(15), on(26), on(41)} | set(card_notices) <= set(fired)
+    assert len(fired) < 30, fired

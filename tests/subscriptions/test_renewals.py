@@ -434,7 +434,7 @@ EDGES = [
         st.sampled_from(EDGES),
         st.dates(min_value=datetime.date(2027, 1, 1), max_value=datetime.date(2031, 12, 31)),
     ),
-    notice=st.integers(min_value=0, max_value=40),
+    notice=st.integers(min_value=0, max_value=20),
     paid=st.booleans(),
 )
 def test_each_period_is_invoiced_once_over_daily_runs(org_qc, expires, notice, paid):

@@ -22,6 +22,7 @@ from .models import (
     ServiceRenewal,
     ServiceSuspension,
 )
+from .periods import add_days
 
 if TYPE_CHECKING:
     from acquitte.customers.models import Organisation
@@ -130,28 +131,51 @@ def due_steps(
         return []
     taken = {(str(kind), offset) for kind, offset in done}
     held = held_until is not None and as_of <= held_until
-    due = [
-        (kind, offset)
-        for kind, offset in schedule.steps(card_retries=card_retries)
-        if due_date + datetime.timedelta(days=offset) <= as_of
-        and (str(kind), offset) not in taken
-        and not (held and kind in HELD_BY_TRANSFER)
-    ]
+    due: list[tuple[DunningStep.Kind, int, datetime.date]] = []
+    for kind, offset in schedule.steps(card_retries=card_retries):
+        on = add_days(due_date, offset)
+        if on is None or on > as_of or (str(kind), offset) in taken or (held and kind in HELD_BY_TRANSFER):
+            continue
+        due.append((kind, offset, on))
     latest: dict[str, int] = {}
-    for kind, offset in due:
+    for kind, offset, _on in due:
         if kind in LATEST_ONLY:
             latest[LATEST_ONLY[kind]] = offset
     return [
         DueStep(
             kind=kind,
             offset=offset,
-            on=due_date + datetime.timedelta(days=offset),
+            on=on,
             outcome=Outcome.SKIPPED
             if kind in LATEST_ONLY and latest[LATEST_ONLY[kind]] != offset
             else Outcome.DONE,
         )
-        for kind, offset in due
+        for kind, offset, on in due
     ]
+
+
+def pending_steps(
+    schedule: Schedule,
+    *,
+    due_date: datetime.date,
+    done: Iterable[tuple[str, int]] = (),
+    card_retries: bool = False,
+    held_until: datetime.date | None = None,
+) -> list[DueStep]:
+    """Every step of one open invoice not done yet, each on the first day it is due: its own, or,
+    for a suspension or termination held by a declared transfer, the day after the grace."""
+    taken = {(str(kind), offset) for kind, offset in done}
+    found = []
+    for kind, offset in schedule.steps(card_retries=card_retries):
+        on = add_days(due_date, offset)
+        if on is None or (str(kind), offset) in taken:
+            continue
+        if kind in HELD_BY_TRANSFER and held_until is not None and on <= held_until:
+            on = add_days(held_until, 1)
+            if on is None:
+                continue
+        found.append(DueStep(kind=kind, offset=offset, on=on))
+    return found
 
 
 # --- what the run reads, chunk by chunk ---
@@ -225,11 +249,17 @@ def open_invoices(
     ]
 
 
-def plan_steps(
-    organisation: "Organisation", invoices: Sequence[OpenInvoice], as_of: datetime.date
-) -> list[PlannedStep]:
-    """The steps due by ``as_of`` of each of ``invoices``, in order (the run's plan, its dry run)."""
-    schedule = Schedule.of(dunning_settings(organisation))
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """What the schedule of one open invoice depends on besides its due date."""
+
+    done: frozenset[tuple[str, int]]
+    card_retries: bool
+    held_until: datetime.date | None
+
+
+def invoice_facts(organisation: "Organisation", invoices: Sequence[OpenInvoice]) -> dict[int, InvoiceFacts]:
+    """The steps done, whether a card retry applies and the transfer hold, by invoice id."""
     ids = [inv.invoice_id for inv in invoices]
     done = done_steps(ids)
     declined = declined_invoice_ids(ids)
@@ -237,6 +267,22 @@ def plan_steps(
         retry_cards(organisation, [(inv.invoice_id, inv.customer_id) for inv in invoices]) if declined else {}
     )
     holds = transfer_holds(organisation, ids)
+    return {
+        pk: InvoiceFacts(
+            done=frozenset(done.get(pk, ())),
+            card_retries=pk in declined and pk in cards,
+            held_until=holds.get(pk),
+        )
+        for pk in ids
+    }
+
+
+def plan_steps(
+    organisation: "Organisation", invoices: Sequence[OpenInvoice], as_of: datetime.date
+) -> list[PlannedStep]:
+    """The steps due by ``as_of`` of each of ``invoices``, in order (the run's plan, its dry run)."""
+    schedule = Schedule.of(dunning_settings(organisation))
+    facts = invoice_facts(organisation, invoices)
     return [
         PlannedStep(invoice_id=inv.invoice_id, number=inv.number, customer=inv.customer, step=step)
         for inv in invoices
@@ -244,9 +290,9 @@ def plan_steps(
             schedule,
             due_date=inv.due_date,
             as_of=as_of,
-            done=done.get(inv.invoice_id, ()),
-            card_retries=inv.invoice_id in declined and inv.invoice_id in cards,
-            held_until=holds.get(inv.invoice_id),
+            done=facts[inv.invoice_id].done,
+            card_retries=facts[inv.invoice_id].card_retries,
+            held_until=facts[inv.invoice_id].held_until,
         )
     ]
 
@@ -264,6 +310,33 @@ def dunning_due(organisation: "Organisation", as_of: datetime.date) -> bool:
             return True
         after = batch[-1].invoice_id
     return False
+
+
+def next_dunning_day(organisation: "Organisation", after: datetime.date) -> datetime.date | None:
+    """The first day after ``after`` on which the dunning run has a step to do, as things stand
+    (the test clock jumps to it rather than asking every day); ``None`` when nothing is to come."""
+    if after == datetime.date.max:
+        return None
+    schedule = Schedule.of(dunning_settings(organisation))
+    every = datetime.date.max - datetime.timedelta(days=-schedule.earliest)
+    tomorrow = after + datetime.timedelta(days=1)
+    found: datetime.date | None = None
+    last = 0
+    while batch := open_invoices(organisation, every, after=last, limit=DUE_BATCH):
+        facts = invoice_facts(organisation, batch)
+        for inv in batch:
+            fact = facts[inv.invoice_id]
+            for step in pending_steps(
+                schedule,
+                due_date=inv.due_date,
+                done=fact.done,
+                card_retries=fact.card_retries,
+                held_until=fact.held_until,
+            ):
+                day = max(step.on, tomorrow)
+                found = day if found is None else min(found, day)
+        last = batch[-1].invoice_id
+    return found
 
 
 def done_steps(invoice_ids: Sequence[int]) -> dict[int, set[tuple[str, int]]]:
@@ -429,13 +502,14 @@ def _next_step(
     doing = [step for step in now if step.outcome == Outcome.DONE]
     if doing:
         return doing[0]
-    for kind, offset in schedule.steps(card_retries=card_retries):
-        on = due_date + datetime.timedelta(days=offset)
-        if on > as_of and (str(kind), offset) not in done:
-            if kind in HELD_BY_TRANSFER and held_until is not None and on <= held_until:
-                on = held_until + datetime.timedelta(days=1)
-            return DueStep(kind=kind, offset=offset, on=on)
-    return None
+    coming = [
+        step
+        for step in pending_steps(
+            schedule, due_date=due_date, done=done, card_retries=card_retries, held_until=held_until
+        )
+        if step.on > as_of
+    ]
+    return min(coming, key=lambda step: (step.on, step.offset, KIND_ORDER[step.kind]), default=None)
 
 
 def dunning_overview(

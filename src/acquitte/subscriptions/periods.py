@@ -57,6 +57,14 @@ class Slice:
         return self.start == self.period_start and self.end == self.period_end
 
 
+def add_days(day: datetime.date, days: int) -> datetime.date | None:
+    """``day`` moved by ``days``, or ``None`` outside the calendar (years 1 to 9999)."""
+    try:
+        return day + datetime.timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """The first day of the month ``months`` after the month of ``day``."""
     index = day.year * 12 + day.month - 1 + months

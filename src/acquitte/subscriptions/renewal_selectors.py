@@ -8,15 +8,22 @@ import datetime
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from acquitte.invoicing.models import Invoice
 from acquitte.payments.models import ChargeAttempt, PaymentMethod
 
 from .dunning_selectors import dunning_settings
-from .models import CollectionAttempt, DunningSettings, Service, ServiceRenewal, ServiceSuspension
-from .periods import anniversary
+from .models import (
+    CardExpiryNotice,
+    CollectionAttempt,
+    DunningSettings,
+    Service,
+    ServiceRenewal,
+    ServiceSuspension,
+)
+from .periods import add_days, anniversary
 from .service_selectors import card_expires_on
 
 if TYPE_CHECKING:
@@ -124,6 +131,22 @@ def notices_due(method: PaymentMethod, as_of: datetime.date, notice_days: Sequen
     return sorted({days for days in notice_days if 0 <= left <= days})
 
 
+#: A card's expiry month as one number, to compare with a date's ``year * 12 + month``.
+CARD_MONTH = F("exp_year") * 12 + F("exp_month")
+
+
+def _valid_cards(organisation: "Organisation") -> QuerySet[PaymentMethod]:
+    """The organisation's valid cards with an expiry date (``.alias(month=CARD_MONTH)`` numbers
+    their expiry month)."""
+    return PaymentMethod.objects.filter(
+        organisation=organisation,
+        kind=PaymentMethod.Kind.CARD,
+        status=PaymentMethod.Status.VALID,
+        exp_year__isnull=False,
+        exp_month__isnull=False,
+    )
+
+
 def cards_expiring(
     organisation: "Organisation",
     as_of: datetime.date,
@@ -136,14 +159,38 @@ def cards_expiring(
         return PaymentMethod.objects.none()
     last = horizon(as_of, max(notice_days))
     first_month, last_month = as_of.year * 12 + as_of.month, last.year * 12 + last.month
-    cards = PaymentMethod.objects.filter(
-        organisation=organisation,
-        kind=PaymentMethod.Kind.CARD,
-        status=PaymentMethod.Status.VALID,
-        exp_year__isnull=False,
-        exp_month__isnull=False,
-    ).alias(month=F("exp_year") * 12 + F("exp_month"))
-    return _in_range(cards.filter(month__gte=first_month, month__lte=last_month), "customer_id", span)
+    cards = (
+        _valid_cards(organisation)
+        .alias(month=CARD_MONTH)
+        .filter(month__gte=first_month, month__lte=last_month)
+    )
+    return _in_range(cards, "customer_id", span)
+
+
+def cards_to_notify(
+    organisation: "Organisation",
+    as_of: datetime.date,
+    notice_days: Sequence[int],
+    span: tuple[int, int] | None = None,
+) -> list[tuple[PaymentMethod, list[int]]]:
+    """The cards due a notice by ``as_of`` that was not sent, each with the notices (days before)
+    to record: one e-mail however many fall due at once."""
+    cards = list(
+        cards_expiring(organisation, as_of, notice_days, span).select_related("customer__organisation")
+    )
+    if not cards:
+        return []
+    sent = set(
+        CardExpiryNotice.objects.filter(payment_method__in=cards).values_list(
+            "payment_method_id", "days_before"
+        )
+    )
+    found = []
+    for card in cards:
+        new = [d for d in notices_due(card, as_of, notice_days) if (card.pk, d) not in sent]
+        if new:
+            found.append((card, new))
+    return found
 
 
 def renewal_customers(organisation: "Organisation", as_of: datetime.date) -> list[int]:
@@ -157,14 +204,78 @@ def renewal_customers(organisation: "Organisation", as_of: datetime.date) -> lis
     )
     found.update(renewals_to_charge(organisation, as_of).values_list("service__customer_id", flat=True))
     found.update(services_to_expire(organisation, as_of).values_list("customer_id", flat=True))
-    cards = cards_expiring(organisation, as_of, list(settings.card_expiry_notice_days))
-    found.update(cards.values_list("customer_id", flat=True))
+    cards = cards_to_notify(organisation, as_of, list(settings.card_expiry_notice_days))
+    found.update(card.customer_id for card, _days in cards)
     return sorted(found)
 
 
 def renewal_due(organisation: "Organisation", as_of: datetime.date) -> bool:
     """Whether the renewal run of ``as_of`` has anything to do (the half-hourly task asks first)."""
     return bool(renewal_customers(organisation, as_of))
+
+
+def _next_card_notice(
+    organisation: "Organisation", tomorrow: datetime.date, notice_days: Sequence[int]
+) -> datetime.date | None:
+    """The first day from ``tomorrow`` on which a card not expired yet is due a notice not sent."""
+    if not notice_days:
+        return None
+    cards = (
+        _valid_cards(organisation)
+        .alias(month=CARD_MONTH)
+        .filter(month__gte=tomorrow.year * 12 + tomorrow.month)
+        .order_by("exp_year", "exp_month", "pk")
+        .only("pk", "kind", "exp_year", "exp_month")
+    )
+    sent = set(
+        CardExpiryNotice.objects.filter(payment_method__in=cards.values("pk")).values_list(
+            "payment_method_id", "days_before"
+        )
+    )
+    longest = max(notice_days)
+    found: datetime.date | None = None
+    for card in cards.iterator(chunk_size=500):
+        expires = card_expires_on(card)
+        if expires is None:
+            continue
+        earliest = add_days(expires, -longest)
+        if found is not None and earliest is not None and earliest > found:
+            break  # the cards come by expiry month: none after this one is due sooner
+        for days in notice_days:
+            day = max(add_days(expires, -days) or datetime.date.min, tomorrow)
+            if (card.pk, days) not in sent:
+                found = day if found is None else min(found, day)
+    return found
+
+
+def next_renewal_day(organisation: "Organisation", after: datetime.date) -> datetime.date | None:
+    """The first day after ``after`` on which the renewal run has something to do, as things stand
+    (the test clock jumps to it rather than asking every day); ``None`` when nothing is to come.
+    What a run does can bring a day nearer (a paid renewal, a new card): ask again after each."""
+    if after == datetime.date.max:
+        return None
+    tomorrow = after + datetime.timedelta(days=1)
+    settings = renewal_settings(organisation)
+    notice = settings.renewal_notice_days
+    every = datetime.date.max
+    firsts = [
+        (services_to_invoice(organisation, every, notice).aggregate(day=Min("expires_on"))["day"], -notice),
+        (
+            proformas_to_replace(organisation, every, notice).aggregate(day=Min("period_start"))["day"],
+            -notice,
+        ),
+        (renewals_to_charge(organisation, every).aggregate(day=Min("period_start"))["day"], 0),
+        (services_to_expire(organisation, every).aggregate(day=Min("expires_on"))["day"], 1),
+    ]
+    # Before the calendar's start is due already; past its end, never.
+    days = [
+        add_days(first, shift) or (datetime.date.min if shift < 0 else None)
+        for first, shift in firsts
+        if first
+    ]
+    days.append(_next_card_notice(organisation, tomorrow, list(settings.card_expiry_notice_days)))
+    found = [max(day, tomorrow) for day in days if day is not None]
+    return min(found, default=None)
 
 
 def chargeable_invoices(organisation: "Organisation", invoice_ids: Iterable[int]) -> QuerySet[Invoice]:

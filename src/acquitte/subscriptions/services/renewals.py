@@ -54,9 +54,8 @@ from acquitte.payments.models import PaymentMethod
 from ..models import BillingRun, CardExpiryNotice, DunningSettings, Service, ServiceRenewal
 from ..periods import ONE_DAY
 from ..renewal_selectors import (
-    cards_expiring,
+    cards_to_notify,
     expiring_services,
-    notices_due,
     proformas_to_replace,
     renewal_customers,
     renewal_end,
@@ -543,21 +542,9 @@ def _card_notices(
     """The day's card-expiry e-mails, one per card however many notices fall due at once; the
     rows are read under the chunk's customer locks and inserted plainly: a row another transaction
     wrote all the same makes the unique constraint roll the chunk back."""
-    days = list(settings.card_expiry_notice_days)
-    cards = list(cards_expiring(organisation, as_of, days, span).select_related("customer__organisation"))
-    if not cards:
-        return 0
-    sent = set(
-        CardExpiryNotice.objects.filter(payment_method__in=cards).values_list(
-            "payment_method_id", "days_before"
-        )
-    )
     rows: list[CardExpiryNotice] = []
     told = 0
-    for card in cards:
-        new = [d for d in notices_due(card, as_of, days) if (card.pk, d) not in sent]
-        if not new:
-            continue
+    for card, new in cards_to_notify(organisation, as_of, list(settings.card_expiry_notice_days), span):
         rows.extend(
             CardExpiryNotice(organisation=organisation, payment_method=card, days_before=d, sent_on=as_of)
             for d in new
@@ -720,17 +707,9 @@ def _preview(organisation: "Organisation", as_of: datetime.date) -> RenewalSumma
     ):
         summary.actions.append(RenewalAction(action=EXPIRE, service=service))
         summary.expired += 1
-    days = list(settings.card_expiry_notice_days)
-    cards = list(cards_expiring(organisation, as_of, days))
-    sent = set(
-        CardExpiryNotice.objects.filter(payment_method__in=cards).values_list(
-            "payment_method_id", "days_before"
-        )
-    )
-    for card in cards:
-        if any((card.pk, d) not in sent for d in notices_due(card, as_of, days)):
-            summary.actions.append(RenewalAction(action=CARD_NOTICE, payment_method=card))
-            summary.notices += 1
+    for card, _days in cards_to_notify(organisation, as_of, list(settings.card_expiry_notice_days)):
+        summary.actions.append(RenewalAction(action=CARD_NOTICE, payment_method=card))
+        summary.notices += 1
     return summary
 
 
