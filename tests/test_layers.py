@@ -21,7 +21,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("documents",),
     ("payments",),
     ("quotes", "subscriptions"),
-    ("portal", "backoffice", "api"),
+    ("api",),
+    ("portal", "backoffice"),
     ("demo",),
 ]
 LEVEL = {app: level for level, apps in enumerate(LAYERS) for app in apps}

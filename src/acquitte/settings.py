@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_htmx",
+    "ninja",
     "acquitte.core",
     "acquitte.customers",
     "acquitte.catalog",
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
     "acquitte.quotes",
     "acquitte.subscriptions",
     "acquitte.backoffice",
+    "acquitte.api",
     "acquitte.demo",
 ]
 
@@ -117,6 +119,7 @@ MIDDLEWARE = [
     "acquitte.subscriptions.middleware.OrganisationTimeZoneMiddleware",
     # A NUL byte in the path, the query string or a form field: 400 with a clear page (issue 11).
     "acquitte.core.params.RefuseNulMiddleware",
+    "acquitte.api.middleware.IdempotencyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "acquitte.core.ratelimits.RateLimitMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -327,6 +330,8 @@ TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""
 TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+#: Requests per API key (django-ninja's throttle, counted in the cache below).
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "100/s")
 # The cache holds the rate-limit counters: Redis when REDIS_URL is set, shared by every process and
 # machine; otherwise a per-process memory cache, enough for the embedded single-process default.
 if REDIS_URL:

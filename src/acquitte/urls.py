@@ -8,6 +8,7 @@ admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("acquitte.api.urls")),
     path("", include("acquitte.notifications.urls")),
     path("", include("acquitte.payments.urls")),
     path("", include("acquitte.documents.urls")),

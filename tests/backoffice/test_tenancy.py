@@ -6,6 +6,8 @@ import re
 import pytest
 from django.urls import URLPattern
 
+from acquitte.api import services as api_services
+from acquitte.api.models import ApiKey
 from acquitte.backoffice import urls as backoffice_urls
 from acquitte.customers.models import Site
 from acquitte.invoicing.models import Invoice
@@ -72,7 +74,12 @@ def other(org_fr):
     delivery = WebhookDelivery.objects.create(
         organisation=org_fr, endpoint=endpoint, message_id="msg_x", event_type="service.renewed", payload={}
     )
+    # Issue 14: an API key.
+    api_key, _token = api_services.create_api_key(
+        organisation=org_fr, actor=factories.SYSTEM, name="Clé du voisin", scope=ApiKey.Scope.WRITE
+    )
     return {
+        "api_key": api_key,
         "service": service,
         "endpoint": endpoint,
         "delivery": delivery,
@@ -140,6 +147,7 @@ def _kwargs(name, other):
         "webhook_action": {"pk": other["endpoint"].pk, "action": "secret"},
         "webhook_delivery": {"pk": other["delivery"].pk},
         "webhook_replay": {"pk": other["delivery"].pk},
+        "api_key_revoke": {"pk": other["api_key"].pk},
     }
     return by_name.get(name)
 
@@ -176,6 +184,7 @@ def test_every_url_with_an_id_refuses_another_organisations_objects(client, org_
     assert Subscription.objects.get(pk=other["subscription"].pk).status == "active"
     other["payment"].refresh_from_db()
     assert other["payment"].amount_refunded == 0
+    assert ApiKey.objects.get(pk=other["api_key"].pk).revoked_at is None
 
 
 def test_lists_and_pickers_show_only_the_own_organisation(client, org_qc, other):
@@ -190,10 +199,12 @@ def test_lists_and_pickers_show_only_the_own_organisation(client, org_qc, other)
         "/gestion/notifications/",
         "/gestion/soumissions/nouvelle/",
         "/gestion/factures/nouvelle/",
+        "/gestion/cles-api/",
         "/gestion/",
     ]:
         body = client.get(url).content.decode()
         assert "Boulangerie Martin" not in body and "x@example.test" not in body, url
+        assert other["api_key"].prefix not in body, url
     assert "Café Bonjour" in client.get("/gestion/clients/").content.decode()
     # Picking another organisation's customer for a new quote or invoice.
     assert (

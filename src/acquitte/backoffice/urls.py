@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    api_keys,
     billing,
     builder,
     catalogue,
@@ -79,6 +80,8 @@ urlpatterns = [
     path("webhooks/<int:pk>/<str:action>/", webhooks.webhook_action, name="webhook_action"),
     path("webhooks/envois/<int:pk>/", webhooks.webhook_delivery, name="webhook_delivery"),
     path("webhooks/envois/<int:pk>/renvoyer/", webhooks.webhook_replay, name="webhook_replay"),
+    path("cles-api/", api_keys.api_key_list, name="api_keys"),
+    path("cles-api/<int:pk>/revoquer/", api_keys.api_key_revoke, name="api_key_revoke"),
     # --- orders, subscriptions, billing (issue 18) ---
     path("commandes/", orders.order_list, name="orders"),
     path("commandes/nouvelle/", orders.order_new, name="order_new"),

@@ -56,6 +56,28 @@ class PublicLink:
         return f"link:{self.token[:8]}"
 
 
+@dataclass
+class ApiClient:
+    """A merchant's program calling the JSON API with one of the organisation's keys: a ``Person``
+    by its shape, so the checks treat it as staff; it writes only with a read-write key, and is
+    never the owner. ``email`` is ``api:<prefix>``, what the audit trail records."""
+
+    pk: Any
+    email: str
+    organisation_id: int | None
+    writes: bool
+    customer_id: int | None = None
+    is_superuser: bool = False
+
+    @property
+    def can_write(self) -> bool:
+        return self.writes
+
+    @property
+    def can_manage_settings(self) -> bool:
+        return False
+
+
 Actor = Person | System | PublicLink
 
 
@@ -94,6 +116,8 @@ def describe_actor_label(label: str) -> str:
     e-mail, a public link as the customer, the system by its errand rather than ``system:…``."""
     if label.startswith("link:"):
         return _("Client, par le lien public")
+    if label.startswith("api:"):
+        return _("API · clé %(prefix)s…") % {"prefix": label.removeprefix("api:")}
     if not label.startswith("system:"):
         return label
     reason = label.removeprefix("system:")

@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponseBase, QueryDict
+from django.http import HttpRequest, HttpResponseBase, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -112,6 +112,10 @@ def _request_has_nul(request: HttpRequest) -> bool:
     return False
 
 
+#: The JSON API's paths: its programs read problem documents, not pages.
+API_PREFIX = "/api/"
+
+
 class RefuseNulMiddleware:
     """Answers 400, with a page that says why, to any request with a NUL byte in its path, query
     string or form fields. (Uploaded files and JSON bodies, such as webhooks, are not form fields.)"""
@@ -121,6 +125,20 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if _request_has_nul(request):
+            if request.path.startswith(API_PREFIX):
+                return JsonResponse(
+                    {
+                        "type": "urn:acquitte:problem:invalid_input",
+                        "title": _(
+                            "La requête contient un caractère nul (U+0000), qui n'est permis dans aucun champ."
+                        ),
+                        "status": 400,
+                        "code": "invalid_input",
+                    },
+                    status=400,
+                    content_type="application/problem+json",
+                    json_dumps_params={"ensure_ascii": False},
+                )
             return render(
                 request,
                 "400.html",

@@ -13,6 +13,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from acquitte.api.models import ApiKey
+from acquitte.api.selectors import api_keys_of
+from acquitte.api.services import create_api_key, revoke_api_key
 from acquitte.catalog.models import Product, TaxCategory
 from acquitte.core.actors import PublicLink, System
 from acquitte.core.models import TaxRate
@@ -811,3 +814,17 @@ def load_demo(
         if webhooks := ensure_demo_endpoint(org):
             log(f"  {org.slug}: {webhooks}")
     return result
+
+
+#: The name of the key ``load_demo`` makes for the README's curl example.
+DEMO_KEY_NAME = "Démo (load_demo)"
+
+
+def fresh_demo_api_key(org: Organisation) -> str:
+    """A read-write key for the demo organisation, its text printed once: the previous demo key
+    is revoked, since its text was never kept (a key is only ever stored hashed)."""
+    owner = User.objects.get(organisation=org, role=User.Role.OWNER, email__endswith=".demo")
+    for key in api_keys_of(org).filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+        revoke_api_key(key=key, actor=owner)
+    _key, token = create_api_key(organisation=org, actor=owner, name=DEMO_KEY_NAME, scope=ApiKey.Scope.WRITE)
+    return token

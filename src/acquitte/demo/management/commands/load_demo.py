@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from acquitte.customers.models import Organisation, User
-from acquitte.demo.data import DEMO_PASSWORD, load_demo
+from acquitte.demo.data import DEMO_PASSWORD, fresh_demo_api_key, load_demo
 from acquitte.invoicing.models import Invoice
 from acquitte.quotes.models import Quote
 
@@ -40,6 +40,13 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Lien de paiement public ({organisation.name}, {invoice.number}) : {url}i/{invoice.public_token}/"
                 )
+        quebec = Organisation.objects.filter(slug="laurentides").first()
+        if quebec is not None:
+            token = fresh_demo_api_key(quebec)
+            self.stdout.write(f"API ({quebec.name}) : {url}api/v1/docs  — clé de démonstration : {token}")
+            self.stdout.write(
+                f'  curl -H "Authorization: Bearer {token}" "{url}api/v1/invoices?expand=customer"'
+            )
         for quote in (
             Quote.objects.filter(status__in=[Quote.Status.SENT, Quote.Status.VIEWED])
             .select_related("organisation")
