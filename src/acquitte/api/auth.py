@@ -46,7 +46,7 @@ def actor(request: HttpRequest) -> ApiClient:
     """The key as the services' actor: staff-like, writing only with a read-write key."""
     key = api_key(request)
     return ApiClient(
-        pk=key.pk,
+        pk=None,  # no user row: the audit trail names the key by its label
         email=f"api:{key.prefix}",
         organisation_id=key.organisation_id,
         writes=key.scope == ApiKey.Scope.WRITE,
